@@ -1,0 +1,185 @@
+//! Reading JSON values into typed data, with errors that name the field path.
+//!
+//! Paths are built lazily: a [`Path`] is a chain of borrowed keys on the
+//! stack, rendered to text only when an error needs it, so valid input costs
+//! no allocation for error reporting.
+
+use alloc::format;
+use alloc::string::String;
+use core::fmt;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorKind};
+use crate::instant::Instant;
+
+/// Where a value sits in the input, e.g. `event.status.online`.
+#[derive(Clone, Copy)]
+pub(crate) enum Path<'a> {
+    Root(&'a str),
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl<'a> Path<'a> {
+    pub(crate) fn key(&'a self, key: &'a str) -> Path<'a> {
+        Path::Key(self, key)
+    }
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root(name) => f.write_str(name),
+            Path::Key(parent, key) => {
+                if matches!(parent, Path::Root(name) if name.is_empty()) {
+                    f.write_str(key)
+                } else {
+                    write!(f, "{parent}.{key}")
+                }
+            }
+        }
+    }
+}
+
+/// How a JSON value is described in error messages.
+pub(crate) fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+pub(crate) fn parse_text(text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::new(ErrorKind::InvalidJson, "", format!("invalid JSON: {e}")))
+}
+
+pub(crate) fn mistyped(kind: ErrorKind, path: &Path<'_>, expected: &str, found: &Value) -> Error {
+    Error::new(
+        kind,
+        path,
+        format!("expected {expected}, found {}", describe(found)),
+    )
+}
+
+/// Borrows `value` as an object, or fails naming `path`.
+pub(crate) fn object<'v>(
+    value: &'v Value,
+    path: &Path<'_>,
+    kind: ErrorKind,
+) -> Result<&'v Map<String, Value>, Error> {
+    value
+        .as_object()
+        .ok_or_else(|| mistyped(kind, path, "an object", value))
+}
+
+/// The fields of one JSON object, read with errors that name their path.
+pub(crate) struct Fields<'v, 'p> {
+    pub(crate) map: &'v Map<String, Value>,
+    pub(crate) path: &'p Path<'p>,
+    pub(crate) kind: ErrorKind,
+}
+
+impl<'v, 'p> Fields<'v, 'p> {
+    pub(crate) fn of(value: &'v Value, path: &'p Path<'p>, kind: ErrorKind) -> Result<Self, Error> {
+        Ok(Fields {
+            map: object(value, path, kind)?,
+            path,
+            kind,
+        })
+    }
+
+    /// Rejects any key outside `allowed` (a typo in an optional field would
+    /// otherwise silently fall back to its default).
+    pub(crate) fn deny_unknown(&self, allowed: &[&str]) -> Result<(), Error> {
+        match self.map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(key) => Err(Error::new(
+                self.kind,
+                self.path.key(key),
+                format!("unknown field; expected one of: {}", allowed.join(", ")),
+            )),
+        }
+    }
+
+    /// The value at `key`, which must be present (it may be `null`).
+    pub(crate) fn required(&self, key: &str, expected: &str) -> Result<&'v Value, Error> {
+        self.map.get(key).ok_or_else(|| {
+            Error::new(
+                self.kind,
+                self.path.key(key),
+                format!("missing; expected {expected}"),
+            )
+        })
+    }
+
+    /// The value at `key`, with absent and `null` both meaning "not given".
+    pub(crate) fn optional(&self, key: &str) -> Option<&'v Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    pub(crate) fn mistyped(&self, key: &str, expected: &str, found: &Value) -> Error {
+        mistyped(self.kind, &self.path.key(key), expected, found)
+    }
+
+    pub(crate) fn bool(&self, key: &str) -> Result<bool, Error> {
+        let value = self.required(key, "a boolean")?;
+        value
+            .as_bool()
+            .ok_or_else(|| self.mistyped(key, "a boolean", value))
+    }
+
+    pub(crate) fn string(&self, key: &str) -> Result<String, Error> {
+        let value = self.required(key, "a string")?;
+        self.as_string(key, value)
+    }
+
+    pub(crate) fn optional_string(&self, key: &str) -> Result<Option<String>, Error> {
+        self.optional(key)
+            .map(|value| self.as_string(key, value))
+            .transpose()
+    }
+
+    fn as_string(&self, key: &str, value: &Value) -> Result<String, Error> {
+        value
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| self.mistyped(key, "a string", value))
+    }
+
+    pub(crate) fn instant(&self, key: &str) -> Result<Instant, Error> {
+        let value = self.required(key, "an RFC 3339 instant")?;
+        self.as_instant(key, value)
+    }
+
+    pub(crate) fn optional_instant(&self, key: &str) -> Result<Option<Instant>, Error> {
+        self.optional(key)
+            .map(|value| self.as_instant(key, value))
+            .transpose()
+    }
+
+    fn as_instant(&self, key: &str, value: &Value) -> Result<Instant, Error> {
+        let text = value
+            .as_str()
+            .ok_or_else(|| self.mistyped(key, "an RFC 3339 instant string", value))?;
+        Instant::parse_rfc3339(text).map_err(|e| e.located(self.kind, self.path.key(key)))
+    }
+
+    /// A field that is present and either `null` or read by `read`.
+    pub(crate) fn nullable<T>(
+        &self,
+        key: &str,
+        expected: &str,
+        read: impl FnOnce(&'v Value) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
+        let value = self.required(key, expected)?;
+        if value.is_null() {
+            Ok(None)
+        } else {
+            read(value).map(Some)
+        }
+    }
+}
