@@ -1,0 +1,34 @@
+# bangui-state: `make test` and `make demo` do all the set-up they need on a
+# fresh machine (idempotently), then run. Each binding adds its own targets in
+# mk/<binding>.mk, appending to TEST_TARGETS / BENCH_TARGETS.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+CARGO ?= cargo
+
+TEST_TARGETS := test-rust
+BENCH_TARGETS :=
+
+.PHONY: all test demo bench test-rust lint
+all: test
+
+include $(sort $(wildcard mk/*.mk))
+
+## make test: every check the project has, each binding included.
+test: $(TEST_TARGETS)
+	@echo "make test: all suites passed ($(TEST_TARGETS))"
+
+## make demo: the replay CLI on its bundled scenario.
+demo:
+	$(CARGO) run --quiet --release -p bangui-state-cli --bin bangui-state -- replay
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Rust: formatting, lints, unit tests, proptest (PROPTEST_CASES, 10 000 in CI) and the vectors.
+test-rust: lint
+	PROPTEST_CASES=$${PROPTEST_CASES:-10000} $(CARGO) test --workspace --release
+
+## make bench: every benchmark, into BENCHMARKS.md.
+bench: $(BENCH_TARGETS)
