@@ -1,0 +1,228 @@
+// bangui-state: BanGUI's runtime state machine (CONTRACT.md), compiled to
+// WebAssembly. These types are the contract's JSON forms; every entry point
+// ("bangui-state" for Node and bundlers, "bangui-state/web" for plain
+// browsers) has this same API.
+
+/** Any JSON value: what settings carry through untouched. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * A UTC instant as RFC 3339 text. Outputs are always
+ * `YYYY-MM-DDTHH:MM:SS.ffffffZ`; inputs accept any offset.
+ */
+export type Instant = string;
+
+/**
+ * The time of a step: a `Date`, epoch milliseconds (fractions allowed,
+ * rounded to the nearest microsecond, ties to even) or an RFC 3339 string
+ * (truncated to the microsecond, as the core parses it).
+ */
+export type Now = Date | number | string;
+
+/** The host's whole settings record: two known keys, the rest carried through. */
+export interface Settings {
+  session_cache_enabled: boolean;
+  session_cache_ttl_seconds: number;
+  [key: string]: JsonValue;
+}
+
+/** `settings_updated` overrides: any keys; the two known keys keep their types. */
+export interface SettingsOverrides {
+  session_cache_enabled?: boolean;
+  session_cache_ttl_seconds?: number;
+  [key: string]: JsonValue | undefined;
+}
+
+/** `in_memory` when enabled and the TTL is positive, else `no_op`. */
+export type SessionCacheKind = 'in_memory' | 'no_op';
+
+/** fail2ban's status as stored in the state. */
+export interface ServerStatus {
+  online: boolean;
+  version: string | null;
+  active_jails: number;
+  [key: string]: JsonValue;
+}
+
+/** fail2ban's status as a probe reports it (`version`, `active_jails` default to null, 0). */
+export interface ServerStatusInput {
+  online: boolean;
+  version?: string | null;
+  active_jails?: number;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface PendingRecovery {
+  jail_name: string;
+  activated_at: Instant;
+  detected_at: Instant;
+  recovered: boolean;
+}
+
+export interface Activation {
+  jail_name: string;
+  at: Instant;
+}
+
+export interface BackendCapability {
+  supported: boolean | null;
+  probe_started_at: Instant | null;
+}
+
+/** The state's JSON form, as persisted and as returned by `state()`. */
+export interface State {
+  schema_version: 1;
+  /** Events accepted so far. */
+  revision: number;
+  setup_complete_cached: boolean;
+  server_status: ServerStatus;
+  pending_recovery: PendingRecovery | null;
+  last_activation: Activation | null;
+  bootstrap_settings: Settings;
+  runtime_settings: Settings | null;
+  /** The session cache the host must have installed now. */
+  session_cache: SessionCacheKind;
+  backend_capability: BackendCapability;
+}
+
+/** What happened: the contract's twelve events. */
+export type Event =
+  | { type: 'health_probe_completed'; status: ServerStatusInput }
+  | { type: 'jail_activated'; jail_name: string; at?: Instant }
+  | { type: 'pending_recovery_created'; jail_name: string; activated_at: Instant; detected_at?: Instant }
+  | { type: 'pending_recovery_cleared' }
+  | { type: 'activation_cleared' }
+  | { type: 'runtime_settings_set'; settings: Settings }
+  | { type: 'settings_updated'; overrides: SettingsOverrides }
+  | { type: 'setup_completion_cached'; complete: boolean }
+  | { type: 'backend_probe_requested' }
+  | { type: 'backend_probe_completed'; supported: boolean }
+  | { type: 'backend_probe_failed'; reason?: string }
+  | { type: 'backend_capability_reset' };
+
+export type EventType = Event['type'];
+
+/** The seed's structlog calls, each with its exact keyword arguments. */
+export type LogEffect =
+  | { type: 'log'; level: 'info'; event: 'fail2ban_came_online'; fields: { version: string | null } }
+  | { type: 'log'; level: 'info'; event: 'pending_recovery_resolved'; fields: { jail: string } }
+  | { type: 'log'; level: 'warning'; event: 'fail2ban_went_offline'; fields: Record<string, never> }
+  | {
+      type: 'log';
+      level: 'warning';
+      event: 'activation_crash_detected';
+      fields: { jail: string; seconds_since_activation: number };
+    }
+  | {
+      type: 'log';
+      level: 'debug';
+      event: 'health_check_complete';
+      fields: { online: boolean; version: string | null; active_jails: number };
+    }
+  | {
+      type: 'log';
+      level: 'debug';
+      event: 'session_cache_updated';
+      fields: { cache_type: 'InMemorySessionCache' | 'NoOpSessionCache' };
+    }
+  | { type: 'log'; level: 'warning'; event: 'backend_capability_probe_failed'; fields: { reason: string | null } };
+
+/** What the host must do after a step, in order. */
+export type Effect =
+  | LogEffect
+  | { type: 'session_cache_replaced'; kind: SessionCacheKind }
+  | { type: 'probe_backend_capability' };
+
+export type LogLevel = LogEffect['level'];
+
+/** `healthProbe`'s argument: fail2ban's status from the host's probe. */
+export interface Probe {
+  online: boolean;
+  version?: string | null;
+  /** A non-negative integer; defaults to 0. */
+  activeJails?: number;
+}
+
+/** The result of the pure `step`. */
+export interface StepResult {
+  state: State;
+  effects: Effect[];
+}
+
+/** One step of a trace (the CLI's replay format). */
+export interface TraceStep {
+  now: Instant;
+  event: Event;
+}
+
+/** A trace: bootstrap settings and steps; other keys (a `name`) are ignored. */
+export interface Trace {
+  bootstrap: Settings;
+  steps: TraceStep[];
+  [key: string]: unknown;
+}
+
+/** One replayed step: its effects, or the core's error message; and the state after it. */
+export type ReplayedStep = { effects: Effect[]; state: State } | { error: string; state: State };
+
+/**
+ * A runtime-state machine. Freed by the garbage collector (FinalizationRegistry);
+ * `free()` releases it at once (the object is unusable afterwards).
+ */
+export declare class Machine {
+  /** A new machine (revision 0, fail2ban assumed offline) from bootstrap settings. */
+  constructor(bootstrapSettings: Settings);
+  /** A machine continuing from a state in its JSON form. */
+  static restore(state: State): Machine;
+  /** Applies `event` at `now`; returns the effects. On error, throws and nothing changes. */
+  step(event: Event, now: Now): Effect[];
+  /**
+   * `health_probe_completed` without building the event (a faster path,
+   * same rule, same effects). Only the three keys are read.
+   */
+  healthProbe(probe: Probe, now: Now): Effect[];
+  /** The state's JSON form (a fresh object each call). */
+  state(): State;
+  /** Events accepted so far (equal to `state().revision`). */
+  readonly revision: number;
+  /**
+   * The next instant at which time alone changes how an event is handled
+   * (the activation's crash window closing, a backend probe in flight going
+   * stale), or `null` when nothing is pending. `now` defaults to the current time.
+   */
+  nextDeadline(now?: Now): Instant | null;
+  /** Releases the machine now instead of waiting for the garbage collector. */
+  free(): void;
+}
+
+/** The pure form: the state after `event` at `now`, and the effects. `state` is not modified. */
+export declare function step(state: State, event: Event, now: Now): StepResult;
+
+/** Replays a trace through the core's own replay, one result per step. */
+export declare function replay(trace: Trace): ReplayedStep[];
+
+/** The core's error kinds (`error.kind`). */
+export type ErrorKind =
+  | 'invalid_json'
+  | 'invalid_event'
+  | 'invalid_settings'
+  | 'invalid_state'
+  | 'unknown_schema_version'
+  | 'invalid_instant'
+  | 'revision_exhausted'
+  | 'invalid_trace';
+
+/** Every error thrown: `message` is the core's "path: message" text. */
+export declare class BanguiStateError extends Error {
+  readonly kind: ErrorKind;
+  /** The field path (`event.status.online`), or `""` for the input as a whole. */
+  readonly path: string;
+}
+export declare class InvalidJsonError extends BanguiStateError {}
+export declare class InvalidEventError extends BanguiStateError {}
+export declare class InvalidSettingsError extends BanguiStateError {}
+export declare class InvalidStateError extends BanguiStateError {}
+export declare class UnknownSchemaVersionError extends InvalidStateError {}
+export declare class InvalidInstantError extends BanguiStateError {}
+export declare class RevisionExhaustedError extends BanguiStateError {}
+export declare class InvalidTraceError extends BanguiStateError {}

@@ -1,0 +1,20 @@
+'use strict';
+// Entry point for Node.js (require): the wasm-bindgen "nodejs" output, which
+// loads the .wasm file synchronously.
+const wasm = require('./bangui_state_wasm.js');
+const errors = require('./errors.cjs');
+
+wasm.__setErrorFactory(errors.__makeError);
+
+exports.Machine = wasm.Machine;
+exports.step = wasm.step;
+exports.replay = wasm.replay;
+exports.BanguiStateError = errors.BanguiStateError;
+exports.InvalidJsonError = errors.InvalidJsonError;
+exports.InvalidEventError = errors.InvalidEventError;
+exports.InvalidSettingsError = errors.InvalidSettingsError;
+exports.InvalidStateError = errors.InvalidStateError;
+exports.UnknownSchemaVersionError = errors.UnknownSchemaVersionError;
+exports.InvalidInstantError = errors.InvalidInstantError;
+exports.RevisionExhaustedError = errors.RevisionExhaustedError;
+exports.InvalidTraceError = errors.InvalidTraceError;

@@ -1,0 +1,9 @@
+// Entry point for Node.js (import): the CommonJS entry, re-exported, so
+// `import` and `require` share one module instance and one set of classes.
+import cjs from './index.cjs';
+
+export const {
+  Machine, step, replay,
+  BanguiStateError, InvalidJsonError, InvalidEventError, InvalidSettingsError, InvalidStateError,
+  UnknownSchemaVersionError, InvalidInstantError, RevisionExhaustedError, InvalidTraceError,
+} = cjs;

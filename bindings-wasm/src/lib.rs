@@ -1,0 +1,665 @@
+//! BanGUI's runtime state machine for JavaScript: the core crate
+//! (`bangui-state-core`) behind wasm-bindgen.
+//!
+//! This crate is conversion and error mapping only; every rule lives in the
+//! core. JS values become `serde_json::Value`s through serde-wasm-bindgen (with
+//! a bounded, path-tracking visitor, so cyclic or absurdly deep input is an
+//! error and not a stack overflow), then go through the core's `from_value`
+//! readers, whose errors name the field path. Outputs are serialized with
+//! serde-wasm-bindgen's JSON-compatible serializer (plain objects, no `Map`s).
+//!
+//! Errors are thrown as instances of the package's `Error` subclasses: the
+//! JavaScript entry points register a factory with [`set_error_factory`]. The
+//! thrown error's `message` is the core's `path: message` text, `kind` its
+//! [`ErrorKind`](bangui_state_core::ErrorKind) name and `path` the field path.
+//!
+//! The release build uses `panic = "abort"`, so nothing here may panic on any
+//! JS input: there is no `unwrap`, no indexing, and no arithmetic that can
+//! overflow on input values.
+
+use core::cell::RefCell;
+use core::fmt;
+
+use bangui_state_core::{self as core_api, Event, Instant, State, Trace};
+use js_sys::{Array, Function, Object, Reflect};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::ser::Serialize;
+use serde_json::{Map, Number, Value};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+/// How deep a JS input may nest (objects and arrays), as serde_json's own
+/// parser limit: deeper (or cyclic) input is rejected, never recursed into.
+pub const MAX_DEPTH: usize = 128;
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/// A rejected input, before it becomes a JS `Error`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindError {
+    /// The core's [`ErrorKind`](bangui_state_core::ErrorKind) name, e.g. `invalid_event`.
+    pub kind: &'static str,
+    /// Where the problem is (`event.status.online`), or `""`.
+    pub path: String,
+    /// What is wrong, without the path.
+    pub message: String,
+}
+
+impl BindError {
+    fn new(kind: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
+        BindError {
+            kind,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<core_api::Error> for BindError {
+    fn from(e: core_api::Error) -> Self {
+        BindError::new(e.kind().name(), e.path(), e.message())
+    }
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+thread_local! {
+    static ERROR_FACTORY: RefCell<Option<Function>> = const { RefCell::new(None) };
+}
+
+/// Registers `factory(kind, path, message)`, which builds the thrown error
+/// (an instance of the package's `Error` subclass for `kind`). Called once by
+/// the package's JavaScript entry points; not part of the public API.
+#[wasm_bindgen(js_name = "__setErrorFactory")]
+pub fn set_error_factory(factory: Function) {
+    ERROR_FACTORY.with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            *slot = Some(factory);
+        }
+    });
+}
+
+impl From<BindError> for JsValue {
+    fn from(e: BindError) -> JsValue {
+        let message = e.to_string();
+        let made = ERROR_FACTORY.with(|slot| {
+            let factory = slot.try_borrow().ok()?.clone()?;
+            factory
+                .call3(
+                    &JsValue::NULL,
+                    &JsValue::from_str(e.kind),
+                    &JsValue::from_str(&e.path),
+                    &JsValue::from_str(&message),
+                )
+                .ok()
+        });
+        made.unwrap_or_else(|| {
+            // No factory (the raw wasm-bindgen output used directly): a plain
+            // `Error` carrying the same fields.
+            let error = js_sys::Error::new(&message);
+            error.set_name("BanguiStateError");
+            let _ = Reflect::set(&error, &"kind".into(), &JsValue::from_str(e.kind));
+            let _ = Reflect::set(&error, &"path".into(), &JsValue::from_str(&e.path));
+            error.into()
+        })
+    }
+}
+
+type JsResult<T> = Result<T, BindError>;
+
+// ---------------------------------------------------------------------------
+// JS value -> serde_json::Value
+
+/// Where a value sits in the input, rendered only when an error needs it.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root(&'a str),
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root(name) => f.write_str(name),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Index(parent, index) => write!(f, "{parent}[{index}]"),
+        }
+    }
+}
+
+/// The first conversion failure: (path, message).
+type Failure = RefCell<Option<(String, String)>>;
+
+/// A serde seed building a `serde_json::Value` from a JS value, bounded in
+/// depth, rejecting what JSON cannot hold (non-finite numbers, typed arrays,
+/// functions, symbols) with the path of the offending value.
+struct ValueSeed<'a> {
+    path: Path<'a>,
+    depth: usize,
+    failure: &'a Failure,
+}
+
+impl ValueSeed<'_> {
+    fn fail<E: de::Error>(&self, message: impl Into<String>) -> E {
+        let message = message.into();
+        if let Ok(mut failure) = self.failure.try_borrow_mut() {
+            if failure.is_none() {
+                *failure = Some((self.path.to_string(), message.clone()));
+            }
+        }
+        E::custom(message)
+    }
+
+    fn child<'b>(&'b self, path: Path<'b>) -> ValueSeed<'b> {
+        ValueSeed {
+            path,
+            depth: self.depth + 1,
+            failure: self.failure,
+        }
+    }
+
+    fn enter<E: de::Error>(&self) -> Result<(), E> {
+        if self.depth >= MAX_DEPTH {
+            // The path of a cycle is long: keep its head, which names where it starts.
+            let mut head: String = self.path.to_string().chars().take(120).collect();
+            head.push_str("...");
+            let message = format!("nested deeper than {MAX_DEPTH} levels (is the object cyclic?)");
+            if let Ok(mut failure) = self.failure.try_borrow_mut() {
+                failure.get_or_insert((head, message.clone()));
+            }
+            Err(E::custom(message))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        let failure = self.failure;
+        let path = self.path;
+        deserializer.deserialize_any(self).map_err(|e| {
+            // Errors raised by serde-wasm-bindgen itself (a function, a symbol,
+            // a BigInt out of range) are located here, at the innermost value.
+            if let Ok(mut failure) = failure.try_borrow_mut() {
+                if failure.is_none() {
+                    let text = e.to_string();
+                    let text = text.strip_prefix("Error: ").unwrap_or(&text);
+                    *failure = Some((path.to_string(), text.into()));
+                }
+            }
+            e
+        })
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value (null, boolean, finite number, string, array or plain object)")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        match Number::from_f64(v) {
+            Some(n) => Ok(Value::Number(n)),
+            None => Err(self.fail(format!("expected a finite number, found {v}"))),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.into()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Value, E> {
+        Err(self.fail("expected a JSON value, found a typed array or ArrayBuffer"))
+    }
+
+    fn visit_byte_buf<E: de::Error>(self, _: Vec<u8>) -> Result<Value, E> {
+        Err(self.fail("expected a JSON value, found a typed array or ArrayBuffer"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.enter()?;
+        let mut items = Vec::new();
+        loop {
+            let index = items.len();
+            match seq.next_element_seed(self.child(Path::Index(&self.path, index)))? {
+                Some(item) => items.push(item),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.enter()?;
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(self.child(Path::Key(&self.path, &key)))?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// Converts a JS value to JSON; a failure is a `kind` error under `root`.
+fn to_json(value: JsValue, root: &str, kind: &'static str) -> JsResult<Value> {
+    let failure = Failure::default();
+    let seed = ValueSeed {
+        path: Path::Root(root),
+        depth: 0,
+        failure: &failure,
+    };
+    let result = seed.deserialize(serde_wasm_bindgen::Deserializer::from(value));
+    result.map_err(|e| match failure.into_inner() {
+        Some((path, message)) => BindError::new(kind, path, message),
+        None => BindError::new(kind, root, e.to_string()),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Outputs
+
+/// Serializes an output as plain JS objects. Integers beyond
+/// `Number.MAX_SAFE_INTEGER` (only reachable from `BigInt` input) cannot be
+/// numbers without loss: such an output is given with BigInts for its
+/// 64-bit integers instead.
+fn to_js<T: Serialize + ?Sized>(value: &T) -> JsResult<JsValue> {
+    let plain = serde_wasm_bindgen::Serializer::json_compatible();
+    value
+        .serialize(&plain)
+        .or_else(|_| {
+            let wide = serde_wasm_bindgen::Serializer::json_compatible().serialize_large_number_types_as_bigints(true);
+            value.serialize(&wide)
+        })
+        .map_err(|e| BindError::new("invalid_state", "", format!("cannot convert the output to JavaScript: {e}")))
+}
+
+fn u64_to_js(v: u64) -> JsValue {
+    if v <= MAX_SAFE_INTEGER {
+        JsValue::from_f64(v as f64)
+    } else {
+        JsValue::bigint_from_str(&v.to_string())
+    }
+}
+
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+// ---------------------------------------------------------------------------
+// `now`
+
+/// Epoch milliseconds (any finite double) to Unix microseconds, rounded to
+/// the nearest microsecond (ties to even, as Python's
+/// `datetime.fromtimestamp`), computed exactly from the double's bits: a
+/// double cannot hold every microsecond, so `ms * 1000` would round twice.
+/// `None` when not finite or far outside any instant (|ms| > 1e16).
+pub fn millis_to_micros(ms: f64) -> Option<i64> {
+    if !ms.is_finite() || ms.abs() > 1e16 {
+        return None;
+    }
+    let bits = ms.to_bits();
+    let negative = bits >> 63 == 1;
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mantissa, exponent) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1 << 52), biased - 1075)
+    };
+    // |ms| * 1000 = mantissa * 1000 * 2^exponent, with mantissa * 1000 < 2^63.
+    let scaled = i128::from(mantissa) * 1000;
+    let magnitude = if exponent >= 0 {
+        // |ms| <= 1e16 < 2^54 bounds the exponent to 1.
+        scaled << exponent.min(8)
+    } else if exponent <= -100 {
+        0 // below 2^-37 microseconds: rounds to 0
+    } else {
+        let shift = -exponent;
+        let quotient = scaled >> shift;
+        let remainder = scaled - (quotient << shift);
+        let half = 1i128 << (shift - 1);
+        if remainder > half || (remainder == half && quotient & 1 == 1) {
+            quotient + 1
+        } else {
+            quotient
+        }
+    };
+    let micros = i64::try_from(magnitude).ok()?;
+    Some(if negative { -micros } else { micros })
+}
+
+fn instant_error(message: impl Into<String>) -> BindError {
+    BindError::new("invalid_instant", "now", message)
+}
+
+fn instant_from_millis(ms: f64) -> JsResult<Instant> {
+    let micros = millis_to_micros(ms).ok_or_else(|| {
+        if ms.is_finite() {
+            instant_error(format!(
+                "{ms} epoch milliseconds is outside the supported range \
+                 (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z)"
+            ))
+        } else {
+            instant_error(format!("expected finite epoch milliseconds, found {ms}"))
+        }
+    })?;
+    Instant::from_unix_micros(micros).map_err(|e| instant_error(e.message()))
+}
+
+/// `now` as a `Date`, epoch milliseconds (a `number`) or an RFC 3339 string.
+fn instant_from_js(now: &JsValue) -> JsResult<Instant> {
+    if let Some(date) = now.dyn_ref::<js_sys::Date>() {
+        let ms = date.get_time();
+        if ms.is_nan() {
+            return Err(instant_error("expected a valid Date, found an Invalid Date"));
+        }
+        instant_from_millis(ms)
+    } else if let Some(ms) = now.as_f64() {
+        instant_from_millis(ms)
+    } else if let Some(text) = now.as_string() {
+        Instant::parse_rfc3339(&text).map_err(|e| instant_error(e.message()))
+    } else {
+        Err(instant_error(format!(
+            "expected a Date, epoch milliseconds (a number) or an RFC 3339 string, found {}",
+            describe(now)
+        )))
+    }
+}
+
+fn describe(value: &JsValue) -> &'static str {
+    if value.is_undefined() {
+        "undefined"
+    } else if value.is_null() {
+        "null"
+    } else if value.as_bool().is_some() {
+        "a boolean"
+    } else if value.is_bigint() {
+        "a BigInt"
+    } else if value.is_symbol() {
+        "a symbol"
+    } else if value.is_function() {
+        "a function"
+    } else if Array::is_array(value) {
+        "an array"
+    } else {
+        "an object"
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The API
+
+/// Reads an event: JS value -> JSON -> the core's reader (errors under `event`).
+fn read_event(event: JsValue) -> JsResult<Event> {
+    Ok(Event::from_value(&to_json(event, "event", "invalid_event")?)?)
+}
+
+fn read_state(state: JsValue) -> JsResult<State> {
+    Ok(State::from_value(&to_json(state, "state", "invalid_state")?)?)
+}
+
+/// A runtime-state machine: the state, folded one event at a time.
+///
+/// Methods take `&self` and keep the state in a `RefCell`, so JS inputs
+/// (whose getters may run arbitrary code) are fully converted before the
+/// state is borrowed.
+#[wasm_bindgen]
+pub struct Machine {
+    state: RefCell<State>,
+}
+
+impl Machine {
+    fn with_state<T>(&self, f: impl FnOnce(&mut State) -> JsResult<T>) -> JsResult<T> {
+        let mut state = self
+            .state
+            .try_borrow_mut()
+            .map_err(|_| BindError::new("invalid_state", "", "the machine is busy (re-entrant call from a getter)"))?;
+        f(&mut state)
+    }
+
+    /// The machine's state (a copy).
+    pub fn snapshot(&self) -> JsResult<State> {
+        self.with_state(|state| Ok(state.clone()))
+    }
+}
+
+#[wasm_bindgen]
+impl Machine {
+    /// A new machine from the host's bootstrap settings object.
+    #[wasm_bindgen(constructor)]
+    pub fn new(bootstrap_settings: JsValue) -> Result<Machine, JsValue> {
+        let settings = to_json(bootstrap_settings, "bootstrap", "invalid_settings")?;
+        let state = State::from_bootstrap_value(&settings).map_err(BindError::from)?;
+        Ok(Machine {
+            state: RefCell::new(state),
+        })
+    }
+
+    /// A machine continuing from a state in its JSON form.
+    pub fn restore(state: JsValue) -> Result<Machine, JsValue> {
+        Ok(Machine {
+            state: RefCell::new(read_state(state)?),
+        })
+    }
+
+    /// Applies `event` at `now` and returns the effects. On error the
+    /// machine is unchanged.
+    pub fn step(&self, event: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
+        let event = read_event(event)?;
+        let now = instant_from_js(&now)?;
+        Ok(self.with_state(|state| to_js(&state.apply(event, now)?))?)
+    }
+
+    /// `health_probe_completed` without building an event object:
+    /// `{online, version, activeJails}` (version and activeJails optional).
+    /// Input that is not exactly well typed goes through the event path, so
+    /// it fails with the core's message (`event.status.online: ...`).
+    #[wasm_bindgen(js_name = healthProbe)]
+    pub fn health_probe(&self, status: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
+        let now = instant_from_js(&now)?;
+        match fast_probe_fields(&status) {
+            Some((online, version, active_jails)) => Ok(self.with_state(|state| {
+                let report = state.health_probe(online, version.as_deref(), active_jails, now)?;
+                to_js(&report.effects())
+            })?),
+            None => {
+                let event = read_event(probe_event(&status))?;
+                Ok(self.with_state(|state| to_js(&state.apply(event, now)?))?)
+            }
+        }
+    }
+
+    /// The state in its JSON form (a fresh plain object).
+    pub fn state(&self) -> Result<JsValue, JsValue> {
+        Ok(self.with_state(|state| to_js(state))?)
+    }
+
+    /// The number of events accepted so far.
+    #[wasm_bindgen(getter)]
+    pub fn revision(&self) -> Result<JsValue, JsValue> {
+        Ok(self.with_state(|state| Ok(u64_to_js(state.revision())))?)
+    }
+
+    /// The next instant at which time alone changes how an event would be
+    /// handled (the crash window closing, a probe in flight going stale), as
+    /// an RFC 3339 string, or `null`. `now` defaults to the current time.
+    #[wasm_bindgen(js_name = nextDeadline)]
+    pub fn next_deadline(&self, now: JsValue) -> Result<JsValue, JsValue> {
+        let now = if now.is_undefined() {
+            instant_from_millis(js_sys::Date::now())?
+        } else {
+            instant_from_js(&now)?
+        };
+        Ok(self.with_state(|state| {
+            Ok(match state.next_deadline(now) {
+                Some(deadline) => JsValue::from_str(&deadline.to_string()),
+                None => JsValue::NULL,
+            })
+        })?)
+    }
+}
+
+/// The three fields of a fast-path probe, when they are exactly well typed.
+fn fast_probe_fields(status: &JsValue) -> Option<(bool, Option<String>, u64)> {
+    if !status.is_object() || status.is_function() {
+        return None;
+    }
+    let online = Reflect::get(status, &"online".into()).ok()?.as_bool()?;
+    let version = Reflect::get(status, &"version".into()).ok()?;
+    let version = if version.is_undefined() || version.is_null() {
+        None
+    } else {
+        Some(version.as_string()?)
+    };
+    let jails = Reflect::get(status, &"activeJails".into()).ok()?;
+    let active_jails = if jails.is_undefined() {
+        0
+    } else {
+        let n = jails.as_f64()?;
+        if !(n >= 0.0 && n <= MAX_SAFE_INTEGER as f64 && n.fract() == 0.0) {
+            return None;
+        }
+        n as u64
+    };
+    Some((online, version, active_jails))
+}
+
+/// `{type: "health_probe_completed", status: {online, version, active_jails}}`
+/// from a probe argument that the fast path could not read.
+fn probe_event(status: &JsValue) -> JsValue {
+    let event = Object::new();
+    let _ = Reflect::set(&event, &"type".into(), &"health_probe_completed".into());
+    let body: JsValue = if status.is_object() && !status.is_function() {
+        let body = Object::new();
+        for (from, to) in [("online", "online"), ("version", "version"), ("activeJails", "active_jails")] {
+            match Reflect::get(status, &from.into()) {
+                Ok(v) if v.is_undefined() => {}
+                Ok(v) => {
+                    let _ = Reflect::set(&body, &to.into(), &v);
+                }
+                Err(e) => {
+                    // A throwing getter: report it as that field's value.
+                    let _ = Reflect::set(&body, &to.into(), &e);
+                }
+            }
+        }
+        body.into()
+    } else {
+        status.clone()
+    };
+    let _ = Reflect::set(&event, &"status".into(), &body);
+    event.into()
+}
+
+/// The pure functional form: `{state, effects}` after `event` at `now`;
+/// `state` is not modified.
+#[wasm_bindgen]
+pub fn step(state: JsValue, event: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
+    let state = read_state(state)?;
+    let event = read_event(event)?;
+    let now = instant_from_js(&now)?;
+    let (next, effects) = core_api::step(&state, &event, now).map_err(BindError::from)?;
+    #[derive(serde::Serialize)]
+    struct Output<'a> {
+        state: &'a State,
+        effects: &'a [core_api::Effect],
+    }
+    Ok(to_js(&Output {
+        state: &next,
+        effects: &effects,
+    })?)
+}
+
+/// Replays a trace (the CLI's replay format, `{bootstrap, steps}`) through
+/// the core's own replay: one `{effects, state}` or `{error, state}` per step.
+#[wasm_bindgen]
+pub fn replay(trace: JsValue) -> Result<JsValue, JsValue> {
+    let trace = Trace::from_value(&to_json(trace, "trace", "invalid_trace")?).map_err(BindError::from)?;
+    Ok(to_js(&trace.replay())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis_round_to_the_nearest_microsecond() {
+        assert_eq!(millis_to_micros(0.0), Some(0));
+        assert_eq!(millis_to_micros(1.0), Some(1000));
+        assert_eq!(millis_to_micros(-1.0), Some(-1000));
+        assert_eq!(millis_to_micros(0.001), Some(1));
+        assert_eq!(millis_to_micros(0.0004), Some(0));
+        assert_eq!(millis_to_micros(0.0006), Some(1));
+        // 62.5 microseconds is exact in binary: ties go to even.
+        assert_eq!(millis_to_micros(0.0625), Some(62));
+        assert_eq!(millis_to_micros(0.1875), Some(188));
+        assert_eq!(millis_to_micros(-0.0625), Some(-62));
+        // 2026-04-27T16:42:52.123456Z: the double nearest to the ms value.
+        assert_eq!(millis_to_micros(1_777_308_172_123.456), Some(1_777_308_172_123_456));
+        assert_eq!(millis_to_micros(253_402_300_799_999.999), Some(253_402_300_799_999_999));
+        assert_eq!(millis_to_micros(f64::MIN_POSITIVE), Some(0));
+        assert_eq!(millis_to_micros(5e-324), Some(0));
+        assert_eq!(millis_to_micros(f64::NAN), None);
+        assert_eq!(millis_to_micros(f64::INFINITY), None);
+        assert_eq!(millis_to_micros(1e300), None);
+        assert_eq!(millis_to_micros(1e16), None);
+    }
+
+    #[test]
+    fn exact_rounding_agrees_with_wide_arithmetic() {
+        // Compare with f64 arithmetic where that is exact enough to decide.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ms = (x % 500_000_000_000_000) as f64 / 1000.0 - 62_135_596_800_000.0;
+            let micros = millis_to_micros(ms).unwrap();
+            let naive = (ms * 1000.0).round();
+            assert!((micros as f64 - naive).abs() <= 1.0, "{ms}: {micros} vs {naive}");
+        }
+    }
+
+    #[test]
+    fn errors_display_path_then_message() {
+        let e = BindError::new("invalid_event", "event.type", "unknown");
+        assert_eq!(e.to_string(), "event.type: unknown");
+        assert_eq!(BindError::new("invalid_event", "", "whole").to_string(), "whole");
+    }
+}
