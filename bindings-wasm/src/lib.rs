@@ -190,7 +190,7 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         let failure = self.failure;
         let path = self.path;
-        deserializer.deserialize_any(self).map_err(|e| {
+        deserializer.deserialize_any(self).inspect_err(|e| {
             // Errors raised by serde-wasm-bindgen itself (a function, a symbol,
             // a BigInt out of range) are located here, at the innermost value.
             if let Ok(mut failure) = failure.try_borrow_mut() {
@@ -200,7 +200,6 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
                     *failure = Some((path.to_string(), text.into()));
                 }
             }
-            e
         })
     }
 }
@@ -235,7 +234,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
         match Number::from_f64(v) {
             Some(n) => Ok(Value::Number(n)),
-            None => Err(self.fail(format!("expected a finite number, found {v}"))),
+            None => Err(self.fail(format!("expected a finite number, found {}", JsNumber(v)))),
         }
     }
 
@@ -305,10 +304,17 @@ fn to_js<T: Serialize + ?Sized>(value: &T) -> JsResult<JsValue> {
     value
         .serialize(&plain)
         .or_else(|_| {
-            let wide = serde_wasm_bindgen::Serializer::json_compatible().serialize_large_number_types_as_bigints(true);
+            let wide = serde_wasm_bindgen::Serializer::json_compatible()
+                .serialize_large_number_types_as_bigints(true);
             value.serialize(&wide)
         })
-        .map_err(|e| BindError::new("invalid_state", "", format!("cannot convert the output to JavaScript: {e}")))
+        .map_err(|e| {
+            BindError::new(
+                "invalid_state",
+                "",
+                format!("cannot convert the output to JavaScript: {e}"),
+            )
+        })
 }
 
 fn u64_to_js(v: u64) -> JsValue {
@@ -364,6 +370,20 @@ pub fn millis_to_micros(ms: f64) -> Option<i64> {
     Some(if negative { -micros } else { micros })
 }
 
+/// A number as JavaScript spells it (`NaN`, `Infinity`, `-Infinity`, `12.5`).
+struct JsNumber(f64);
+
+impl fmt::Display for JsNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            v if v.is_nan() => f.write_str("NaN"),
+            v if v == f64::INFINITY => f.write_str("Infinity"),
+            v if v == f64::NEG_INFINITY => f.write_str("-Infinity"),
+            v => write!(f, "{v}"),
+        }
+    }
+}
+
 fn instant_error(message: impl Into<String>) -> BindError {
     BindError::new("invalid_instant", "now", message)
 }
@@ -372,11 +392,15 @@ fn instant_from_millis(ms: f64) -> JsResult<Instant> {
     let micros = millis_to_micros(ms).ok_or_else(|| {
         if ms.is_finite() {
             instant_error(format!(
-                "{ms} epoch milliseconds is outside the supported range \
-                 (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z)"
+                "{} epoch milliseconds is outside the supported range \
+                 (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z)",
+                JsNumber(ms)
             ))
         } else {
-            instant_error(format!("expected finite epoch milliseconds, found {ms}"))
+            instant_error(format!(
+                "expected finite epoch milliseconds, found {}",
+                JsNumber(ms)
+            ))
         }
     })?;
     Instant::from_unix_micros(micros).map_err(|e| instant_error(e.message()))
@@ -446,10 +470,13 @@ pub struct Machine {
 
 impl Machine {
     fn with_state<T>(&self, f: impl FnOnce(&mut State) -> JsResult<T>) -> JsResult<T> {
-        let mut state = self
-            .state
-            .try_borrow_mut()
-            .map_err(|_| BindError::new("invalid_state", "", "the machine is busy (re-entrant call from a getter)"))?;
+        let mut state = self.state.try_borrow_mut().map_err(|_| {
+            BindError::new(
+                "invalid_state",
+                "",
+                "the machine is busy (re-entrant call from a getter)",
+            )
+        })?;
         f(&mut state)
     }
 
@@ -481,8 +508,9 @@ impl Machine {
     /// Applies `event` at `now` and returns the effects. On error the
     /// machine is unchanged.
     pub fn step(&self, event: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
-        let event = read_event(event)?;
+        // `now` first, then the event: the order in which a trace step is read.
         let now = instant_from_js(&now)?;
+        let event = read_event(event)?;
         Ok(self.with_state(|state| to_js(&state.apply(event, now)?))?)
     }
 
@@ -567,7 +595,11 @@ fn probe_event(status: &JsValue) -> JsValue {
     let _ = Reflect::set(&event, &"type".into(), &"health_probe_completed".into());
     let body: JsValue = if status.is_object() && !status.is_function() {
         let body = Object::new();
-        for (from, to) in [("online", "online"), ("version", "version"), ("activeJails", "active_jails")] {
+        for (from, to) in [
+            ("online", "online"),
+            ("version", "version"),
+            ("activeJails", "active_jails"),
+        ] {
             match Reflect::get(status, &from.into()) {
                 Ok(v) if v.is_undefined() => {}
                 Ok(v) => {
@@ -592,8 +624,8 @@ fn probe_event(status: &JsValue) -> JsValue {
 #[wasm_bindgen]
 pub fn step(state: JsValue, event: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
     let state = read_state(state)?;
-    let event = read_event(event)?;
     let now = instant_from_js(&now)?;
+    let event = read_event(event)?;
     let (next, effects) = core_api::step(&state, &event, now).map_err(BindError::from)?;
     #[derive(serde::Serialize)]
     struct Output<'a> {
@@ -631,8 +663,14 @@ mod tests {
         assert_eq!(millis_to_micros(0.1875), Some(188));
         assert_eq!(millis_to_micros(-0.0625), Some(-62));
         // 2026-04-27T16:42:52.123456Z: the double nearest to the ms value.
-        assert_eq!(millis_to_micros(1_777_308_172_123.456), Some(1_777_308_172_123_456));
-        assert_eq!(millis_to_micros(253_402_300_799_999.999), Some(253_402_300_799_999_999));
+        assert_eq!(
+            millis_to_micros(1_777_308_172_123.456),
+            Some(1_777_308_172_123_456)
+        );
+        assert_eq!(
+            millis_to_micros(253_402_300_799_999.999),
+            Some(253_402_300_799_999_999)
+        );
         assert_eq!(millis_to_micros(f64::MIN_POSITIVE), Some(0));
         assert_eq!(millis_to_micros(5e-324), Some(0));
         assert_eq!(millis_to_micros(f64::NAN), None);

@@ -1,0 +1,33 @@
+# The WebAssembly package (bindings-wasm/, npm package "bangui-state").
+#
+#   make test-wasm     build the package, type-check, Node tests on the installed tarball
+#   make test-browser  the dashboard demo driven in headless Chromium
+#   make demo-web      serve the demo on http://127.0.0.1:$(DEMO_WEB_PORT)/
+#
+# All set-up (wasm32 target, wasm-bindgen CLI at the crate's exact version,
+# Chromium, the pinned npm tools) is done by bindings-wasm/scripts/setup.sh,
+# idempotently.
+
+DEMO_WEB_PORT ?= 8137
+NODE ?= node
+
+TEST_TARGETS += test-wasm test-browser
+
+.PHONY: wasm-setup wasm-package test-wasm test-browser demo-web
+
+wasm-setup:
+	bindings-wasm/scripts/setup.sh
+
+wasm-package: wasm-setup
+	bindings-wasm/scripts/build.sh
+
+test-wasm: wasm-package
+	$(CARGO) clippy --quiet -p bangui-state-wasm --target wasm32-unknown-unknown -- -D warnings
+	$(NODE) --test tests/wasm/package.test.mjs
+
+test-browser: wasm-package
+	$(NODE) --test tests/wasm/browser.test.mjs
+
+demo-web: wasm-package
+	$(NODE) bindings-wasm/demo/prepare.mjs target/demo-web
+	$(NODE) bindings-wasm/demo/serve.mjs target/demo-web $(DEMO_WEB_PORT)

@@ -1,0 +1,465 @@
+// The npm package bangui-state, as a user gets it: the packed tarball is
+// installed into a fresh project, then the conformance vectors (and the core
+// CLI's output on the bundled story and on tests/wasm/traces.jsonl) are
+// replayed through the JavaScript API and compared as parsed JSON.
+//
+//   node --test tests/wasm/package.test.mjs   (after bindings-wasm/scripts/build.sh)
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+
+import { OUT, ROOT, TOOLS, installInto, readTraces } from './support.mjs';
+
+const CONSUMER = join(OUT, 'consumer');
+let api; // the package through `import`
+let cjs; // the package through `require`
+
+before(async () => {
+  installInto(CONSUMER, {
+    'typed-usage.ts': join(ROOT, 'tests/wasm/typed-usage.ts'),
+    'tsconfig.json': join(ROOT, 'tests/wasm/tsconfig.consumer.json'),
+  });
+  // Resolve "bangui-state" from inside the consumer project, as its own code would.
+  writeFileSync(join(CONSUMER, 'entry.mjs'), "export * from 'bangui-state';\n");
+  api = await import(pathToFileURL(join(CONSUMER, 'entry.mjs')).href);
+  cjs = createRequire(join(CONSUMER, 'package.json'))('bangui-state');
+});
+
+const BOOT = { session_cache_enabled: true, session_cache_ttl_seconds: 3600, database_path: '/var/lib/bangui/bangui.db' };
+const T0 = Date.parse('2026-04-27T16:42:00Z');
+
+// ---------------------------------------------------------------------------
+// Traces and their expected output
+
+/** RFC 3339 text -> Unix microseconds (BigInt), exactly; null if not simple RFC 3339. */
+function rfc3339ToMicros(text) {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(text);
+  if (!m) return null;
+  const seconds = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(seconds)) return null;
+  const fraction = (m[2] ?? '').padEnd(6, '0').slice(0, 6); // finer digits truncate, as the core does
+  return BigInt(seconds) * 1000n + BigInt(fraction);
+}
+
+/**
+ * The step's `now` as epoch milliseconds when a double recovers the exact
+ * microsecond (|ms| < 2^42: one ulp is under a microsecond there), else the
+ * RFC 3339 text itself (also accepted by the API).
+ */
+function nowAsMillis(text) {
+  const micros = typeof text === 'string' ? rfc3339ToMicros(text) : null;
+  if (micros === null) return text;
+  const ms = Number(micros) / 1000; // one correctly rounded division of an exact integer
+  return Math.abs(ms) < 2 ** 42 ? ms : text;
+}
+
+/** Every trace with its expected output: the vectors, then the CLI's replay of our traces. */
+function casesWithExpected() {
+  const cases = [];
+  const vectors = join(ROOT, 'tests/vectors');
+  if (existsSync(vectors)) {
+    for (const file of readdirSync(vectors).filter((f) => f.endsWith('.jsonl')).sort()) {
+      for (const { line, trace } of readTraces(join(vectors, file))) {
+        cases.push({ label: `tests/vectors/${file}:${line} ${trace.name ?? ''}`, trace, expected: trace.expected });
+      }
+    }
+  }
+  // The core's own replay (the CLI), for the bundled story and the binding's extra traces.
+  for (const rel of ['cli/src/story.jsonl', 'tests/wasm/traces.jsonl']) {
+    const out = execFileSync(
+      'cargo',
+      ['run', '--quiet', '--release', '-p', 'bangui-state-cli', '--bin', 'bangui-state', '--', 'replay', rel, '--json'],
+      { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 },
+    );
+    const expected = out.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+    const traces = readTraces(join(ROOT, rel));
+    assert.equal(expected.length, traces.length, `${rel}: one output line per trace`);
+    traces.forEach(({ line, trace }, i) => cases.push({ label: `${rel}:${line} ${trace.name ?? ''}`, trace, expected: expected[i] }));
+  }
+  return cases;
+}
+
+/** Can every step go through the API (an object with a string `now` and an `event`)? */
+const wellFormed = (trace) =>
+  trace.steps.every((s) => s !== null && typeof s === 'object' && typeof s.now === 'string' && 'event' in s);
+
+function run(fn) {
+  try {
+    return { ok: fn() };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** Folds a trace through `new Machine` + `machine.step`, producing the contract's output form. */
+function foldWithMachine({ Machine, BanguiStateError }, trace, toNow) {
+  const machine = new Machine(trace.bootstrap);
+  try {
+    return trace.steps.map((s) => {
+      const before = machine.state();
+      const r = run(() => machine.step(s.event, toNow(s.now)));
+      if (r.error) {
+        assert.ok(r.error instanceof BanguiStateError, `not a BanguiStateError: ${r.error}`);
+        assert.deepEqual(machine.state(), before, 'a rejected step leaves the machine unchanged');
+        return { error: r.error.message, state: machine.state() };
+      }
+      return { effects: r.ok, state: machine.state() };
+    });
+  } finally {
+    machine.free();
+  }
+}
+
+/** Folds a trace through the pure `step(state, event, now)`. */
+function foldWithPureStep({ Machine, step }, trace, toNow) {
+  const first = new Machine(trace.bootstrap);
+  let state = first.state();
+  first.free();
+  return trace.steps.map((s) => {
+    const snapshot = structuredClone(state);
+    const r = run(() => step(state, s.event, toNow(s.now)));
+    assert.deepEqual(state, snapshot, 'the pure step does not modify its input state');
+    if (r.error) return { error: r.error.message, state };
+    state = r.ok.state;
+    return { effects: r.ok.effects, state };
+  });
+}
+
+describe('the installed package', () => {
+  test('loads through both import and require, sharing one module instance', () => {
+    assert.equal(typeof api.Machine, 'function');
+    assert.equal(api.Machine, cjs.Machine);
+    assert.equal(api.InvalidEventError, cjs.InvalidEventError);
+    for (const name of ['step', 'replay', 'BanguiStateError', 'UnknownSchemaVersionError', 'RevisionExhaustedError']) {
+      assert.ok(name in api, `exports ${name}`);
+    }
+  });
+
+  test('its typed usage file type-checks with tsc --noEmit --strict, @ts-expect-error lines included', () => {
+    const tsc = join(TOOLS, 'typescript', 'bin', 'tsc');
+    try {
+      execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '-p', 'tsconfig.json'], { cwd: CONSUMER, encoding: 'utf8' });
+    } catch (error) {
+      assert.fail(`tsc failed:\n${error.stdout}${error.stderr}`);
+    }
+  });
+
+  test('the type check fails when an @ts-expect-error line stops being an error', () => {
+    // The check can fail: a file whose "expected error" type-checks is rejected.
+    writeFileSync(
+      join(CONSUMER, 'must-fail.ts'),
+      "import type { Event } from 'bangui-state';\n// @ts-expect-error\nconst ok: Event = { type: 'activation_cleared' };\nvoid ok;\n",
+    );
+    const tsc = join(TOOLS, 'typescript', 'bin', 'tsc');
+    const args = [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', 'must-fail.ts'];
+    assert.throws(
+      () => execFileSync(process.execPath, args, { cwd: CONSUMER, encoding: 'utf8' }),
+      (error) => /Unused '@ts-expect-error' directive/.test(error.stdout),
+    );
+  });
+});
+
+describe('conformance: the same trace gives the same JSON as the core', () => {
+  let cases;
+  before(() => {
+    cases = casesWithExpected();
+  });
+
+  test('there are traces to replay, from the vectors and the CLI', () => {
+    assert.ok(cases.length >= 5, `only ${cases.length} traces`);
+    console.log(`# ${cases.length} traces (${cases.filter((c) => c.label.startsWith('tests/vectors')).length} from tests/vectors)`);
+  });
+
+  test('replay(trace) equals the expected output for every trace', () => {
+    for (const c of cases) assert.deepEqual(api.replay(c.trace), c.expected, c.label);
+  });
+
+  test('Machine.step with RFC 3339 now equals the expected output for every well-formed trace', () => {
+    let folded = 0;
+    for (const c of cases.filter((c) => wellFormed(c.trace))) {
+      assert.deepEqual(foldWithMachine(api, c.trace, (now) => now), c.expected, c.label);
+      folded += 1;
+    }
+    assert.ok(folded >= 4);
+  });
+
+  test('Machine.step with epoch-millisecond now equals the expected output for every well-formed trace', () => {
+    for (const c of cases.filter((c) => wellFormed(c.trace))) {
+      assert.deepEqual(foldWithMachine(api, c.trace, nowAsMillis), c.expected, c.label);
+    }
+  });
+
+  test('the pure step(state, event, now) equals the expected output for every well-formed trace', () => {
+    for (const c of cases.filter((c) => wellFormed(c.trace))) {
+      assert.deepEqual(foldWithPureStep(api, c.trace, nowAsMillis), c.expected, c.label);
+    }
+  });
+
+  test('the require entry gives the same output as the import entry', () => {
+    for (const c of cases.filter((c) => wellFormed(c.trace))) {
+      assert.deepEqual(foldWithMachine(cjs, c.trace, (now) => now), c.expected, c.label);
+    }
+  });
+});
+
+describe('Machine', () => {
+  test('folds the crash-and-recovery story: crash 12 s after activation, then recovered', () => {
+    const m = new api.Machine(BOOT);
+    m.healthProbe({ online: true, version: '1.1.0', activeJails: 2 }, T0);
+    m.step({ type: 'jail_activated', jail_name: 'sshd' }, new Date(T0 + 30_000));
+    assert.equal(m.nextDeadline(T0 + 42_000), '2026-04-27T16:43:30.000000Z');
+    const crash = m.healthProbe({ online: false }, T0 + 42_000);
+    assert.deepEqual(crash[1], {
+      type: 'log',
+      level: 'warning',
+      event: 'activation_crash_detected',
+      fields: { jail: 'sshd', seconds_since_activation: 12 },
+    });
+    m.healthProbe({ online: true, version: '1.1.0', activeJails: 3 }, T0 + 72_000);
+    const state = m.state();
+    assert.deepEqual(state.pending_recovery, {
+      jail_name: 'sshd',
+      activated_at: '2026-04-27T16:42:30.000000Z',
+      detected_at: '2026-04-27T16:42:42.000000Z',
+      recovered: true,
+    });
+    assert.equal(m.revision, 4);
+    assert.equal(state.revision, 4);
+    assert.equal(m.nextDeadline(T0 + 90_000 + 0.001), null);
+  });
+
+  test('healthProbe gives the same effects and state as the health_probe_completed event', () => {
+    const fast = new api.Machine(BOOT);
+    const slow = new api.Machine(BOOT);
+    const probes = [
+      [{ online: true, version: '1.1.0', activeJails: 2 }, T0],
+      [{ online: true, version: '1.1.0', activeJails: 2 }, T0 + 1],
+      [{ online: false }, T0 + 2],
+      [{ online: true, version: null }, T0 + 3],
+      [{ online: true, version: '1.2.0', activeJails: 7 }, T0 + 4],
+    ];
+    fast.step({ type: 'jail_activated', jail_name: 'sshd' }, T0);
+    slow.step({ type: 'jail_activated', jail_name: 'sshd' }, T0);
+    for (const [probe, now] of probes) {
+      const status = { online: probe.online };
+      if ('version' in probe) status.version = probe.version;
+      if ('activeJails' in probe) status.active_jails = probe.activeJails;
+      assert.deepEqual(fast.healthProbe(probe, now), slow.step({ type: 'health_probe_completed', status }, now));
+      assert.deepEqual(fast.state(), slow.state());
+    }
+  });
+
+  test('outputs are plain objects and arrays, not Maps', () => {
+    const m = new api.Machine({ ...BOOT, nested: { a: [1, { b: 'c' }] } });
+    const effects = m.step({ type: 'settings_updated', overrides: { session_cache_enabled: false } }, T0);
+    const state = m.state();
+    assert.ok(Array.isArray(effects));
+    for (const value of [effects[0], state, state.server_status, state.bootstrap_settings, state.bootstrap_settings.nested.a[1], state.runtime_settings]) {
+      assert.equal(Object.getPrototypeOf(value), Object.prototype);
+    }
+    assert.deepEqual(JSON.parse(JSON.stringify(state)), state);
+    assert.deepEqual(state.runtime_settings.nested, { a: [1, { b: 'c' }] }, 'unknown settings keys are carried through');
+  });
+
+  test('restore round trip: Machine.restore(m.state()) has the same state and continues identically', () => {
+    const m = new api.Machine(BOOT);
+    m.healthProbe({ online: true, version: '1.1.0', activeJails: 2 }, T0);
+    m.step({ type: 'jail_activated', jail_name: 'sshd' }, T0 + 1000);
+    m.step({ type: 'backend_probe_requested' }, T0 + 2000);
+    const copy = api.Machine.restore(JSON.parse(JSON.stringify(m.state())));
+    assert.deepEqual(copy.state(), m.state());
+    assert.equal(copy.revision, m.revision);
+    const event = { type: 'health_probe_completed', status: { online: false } };
+    assert.deepEqual(copy.step(event, T0 + 5000), m.step(event, T0 + 5000));
+    assert.deepEqual(copy.state(), m.state());
+  });
+
+  test('now in epoch milliseconds is rounded to the nearest microsecond (ties to even)', () => {
+    const at = (now) => {
+      const m = new api.Machine(BOOT);
+      m.step({ type: 'jail_activated', jail_name: 'j' }, now);
+      return m.state().last_activation.at;
+    };
+    assert.equal(at(0.0004), '1970-01-01T00:00:00.000000Z');
+    assert.equal(at(0.0006), '1970-01-01T00:00:00.000001Z');
+    assert.equal(at(T0 + 0.0006), '2026-04-27T16:42:00.000000Z'); // the double nearest is T0 + 0.000488 ms
+    assert.equal(at(T0 + 0.123), '2026-04-27T16:42:00.000123Z');
+    assert.equal(at(1.123456), '1970-01-01T00:00:00.001123Z');
+    assert.equal(at(0.0625), '1970-01-01T00:00:00.000062Z'); // exactly 62.5 us: to even
+    assert.equal(at(0.1875), '1970-01-01T00:00:00.000188Z'); // exactly 187.5 us: to even
+    assert.equal(at(-0.0015), '1969-12-31T23:59:59.999998Z');
+    assert.equal(at(new Date(T0 + 5)), '2026-04-27T16:42:00.005000Z');
+    assert.equal(at('2026-04-27T18:42:00.1234569+02:00'), '2026-04-27T16:42:00.123456Z');
+    // Every microsecond of a second survives the trip through a double in ms.
+    for (let us = 0n; us < 1_000_000n; us += 997n) {
+      const micros = BigInt(T0) * 1000n + us;
+      const iso = at(Number(micros) / 1000);
+      assert.equal(rfc3339ToMicros(iso), micros, iso);
+    }
+  });
+
+  test('nextDeadline follows the crash window and a probe in flight, null when nothing is pending', () => {
+    const m = new api.Machine(BOOT);
+    assert.equal(m.nextDeadline(T0), null);
+    m.step({ type: 'backend_probe_requested' }, T0);
+    assert.equal(m.nextDeadline(T0), '2026-04-27T16:42:30.000000Z');
+    m.step({ type: 'jail_activated', jail_name: 'sshd' }, T0 + 10_000);
+    assert.equal(m.nextDeadline(T0 + 10_000), '2026-04-27T16:42:30.000000Z');
+    assert.equal(m.nextDeadline(T0 + 30_000), '2026-04-27T16:43:10.000000Z');
+    assert.equal(m.nextDeadline('2026-04-27T16:43:10Z'), '2026-04-27T16:43:10.000000Z');
+    assert.equal(m.nextDeadline('2026-04-27T16:43:10.000001Z'), null);
+    const current = m.nextDeadline(); // defaults to the current time
+    assert.ok(current === null || typeof current === 'string');
+  });
+
+  test('free() releases the machine; using it afterwards throws instead of crashing', () => {
+    const m = new api.Machine(BOOT);
+    m.free();
+    assert.throws(() => m.state());
+    assert.throws(() => m.step({ type: 'activation_cleared' }, T0));
+    assert.throws(() => m.free(), /null pointer passed to rust/); // wasm-bindgen's own guard, not a crash
+    const other = new api.Machine(BOOT);
+    assert.equal(other.revision, 0, 'other machines are unaffected');
+  });
+
+  test('machines dropped without free() are reclaimed by the garbage collector', async () => {
+    // Only observable with --expose-gc: the glue registers each machine with a
+    // FinalizationRegistry (--weak-refs); here we check the registration exists.
+    const m = new api.Machine(BOOT);
+    assert.ok(Object.keys(m).includes('__wbg_ptr'));
+    const source = execFileSync('grep', ['-c', 'FinalizationRegistry', join(CONSUMER, 'node_modules/bangui-state/node/bangui_state_wasm.js')], { encoding: 'utf8' });
+    assert.ok(Number(source) >= 1, 'built with --weak-refs');
+    if (typeof globalThis.gc === 'function') {
+      for (let i = 0; i < 10_000; i += 1) new api.Machine(BOOT);
+      globalThis.gc();
+    }
+    m.free();
+  });
+});
+
+describe('bad input throws the right error and leaves the machine unchanged', () => {
+  function machineAfterSomeSteps() {
+    const m = new api.Machine(BOOT);
+    m.healthProbe({ online: true, version: '1.1.0', activeJails: 2 }, T0);
+    m.step({ type: 'jail_activated', jail_name: 'sshd' }, T0 + 1000);
+    return m;
+  }
+
+  function expectRejected(m, act, ErrorClass, kind, message, { usable = true } = {}) {
+    const before = m.state();
+    const revision = m.revision;
+    assert.throws(act, (error) => {
+      assert.ok(error instanceof ErrorClass, `${error.name} is a ${ErrorClass.name}`);
+      assert.ok(error instanceof api.BanguiStateError);
+      assert.ok(error instanceof Error);
+      assert.equal(error.name, ErrorClass.name);
+      assert.equal(error.kind, kind);
+      if (message instanceof RegExp) assert.match(error.message, message);
+      else assert.equal(error.message, message);
+      assert.ok(error.message.startsWith(error.path), 'the message starts with the path');
+      return true;
+    });
+    assert.deepEqual(m.state(), before);
+    assert.equal(m.revision, revision);
+    if (!usable) return;
+    // Still usable.
+    const probe = api.step(m.state(), { type: 'setup_completion_cached', complete: true }, T0 + 2000);
+    assert.equal(probe.state.revision, revision + 1);
+  }
+
+  test('malformed events throw InvalidEventError naming the field', () => {
+    const m = machineAfterSomeSteps();
+    const E = api.InvalidEventError;
+    const bad = (event, message) => expectRejected(m, () => m.step(event, T0 + 2000), E, 'invalid_event', message);
+    bad({ type: 'health_probe_completed', status: { online: 'yes' } }, 'event.status.online: expected a boolean, found a string');
+    bad({ type: 'health_probe_completed', status: { online: true, active_jails: -1 } }, /^event\.status\.active_jails: /);
+    bad({ type: 'nope' }, /^event\.type: unknown event type "nope"/);
+    bad({ jail_name: 'sshd' }, /^event\.type: /);
+    bad(null, 'event: expected an object, found null');
+    bad(undefined, 'event: expected an object, found null');
+    bad('jail_activated', 'event: expected an object, found a string');
+    bad({ type: 'jail_activated' }, /^event\.jail_name: /);
+    bad({ type: 'jail_activated', jail_name: 'sshd', at: 'yesterday' }, /^event\.at: /);
+    bad({ type: 'activation_cleared', extra: 1 }, /^event\.extra: unknown field/);
+    bad({ type: 'settings_updated', overrides: { session_cache_ttl_seconds: 'x' } }, /^event\.overrides\.session_cache_ttl_seconds: /);
+    bad({ type: 'settings_updated', overrides: { session_cache_ttl_seconds: NaN } }, 'event.overrides.session_cache_ttl_seconds: expected a finite number, found NaN');
+    bad({ type: 'settings_updated', overrides: { x: -Infinity } }, 'event.overrides.x: expected a finite number, found -Infinity');
+    bad({ type: 'settings_updated', overrides: { x: () => 1 } }, /^event\.overrides\.x: invalid type/);
+    bad({ type: 'settings_updated', overrides: { x: new Uint8Array(2) } }, /^event\.overrides\.x: expected a JSON value, found a typed array/);
+    bad({ type: 'settings_updated', overrides: { x: [1, Symbol('s')] } }, /^event\.overrides\.x\[1\]: /);
+    bad({ type: 'settings_updated', overrides: { x: 2n ** 70n } }, /^event\.overrides\.x: .*BigInt/);
+  });
+
+  test('healthProbe with a mistyped probe throws the event path error', () => {
+    const m = machineAfterSomeSteps();
+    const E = api.InvalidEventError;
+    expectRejected(m, () => m.healthProbe({ online: 'yes' }, T0), E, 'invalid_event', 'event.status.online: expected a boolean, found a string');
+    expectRejected(m, () => m.healthProbe({ online: true, version: 1 }, T0), E, 'invalid_event', /^event\.status\.version: /);
+    expectRejected(m, () => m.healthProbe({ online: true, activeJails: 1.5 }, T0), E, 'invalid_event', /^event\.status\.active_jails: /);
+    expectRejected(m, () => m.healthProbe({ online: true, activeJails: -2 }, T0), E, 'invalid_event', /^event\.status\.active_jails: /);
+    expectRejected(m, () => m.healthProbe(null, T0), E, 'invalid_event', 'event.status: expected an object, found null');
+    expectRejected(m, () => m.healthProbe({ online: true }, NaN), api.InvalidInstantError, 'invalid_instant', /^now: /);
+  });
+
+  test('a bad now throws InvalidInstantError', () => {
+    const m = machineAfterSomeSteps();
+    const E = api.InvalidInstantError;
+    const ev = { type: 'activation_cleared' };
+    const bad = (now, message) => expectRejected(m, () => m.step(ev, now), E, 'invalid_instant', message);
+    bad(NaN, 'now: expected finite epoch milliseconds, found NaN');
+    bad(Infinity, 'now: expected finite epoch milliseconds, found Infinity');
+    bad(8.64e15 * 1000, /^now: .* is outside the supported range/);
+    bad(253402300800000, /^now: .*outside the supported range/); // 10000-01-01
+    bad(-62135596800001, /^now: .*outside the supported range/); // before 0001-01-01
+    bad(new Date(NaN), 'now: expected a valid Date, found an Invalid Date');
+    bad('yesterday', /^now: expected an RFC 3339 instant like .*"yesterday"/);
+    bad(undefined, 'now: expected a Date, epoch milliseconds (a number) or an RFC 3339 string, found undefined');
+    bad({}, /found an object$/);
+    bad(10n, /found a BigInt$/);
+    // The last microseconds of the range are fine.
+    const last = api.step(m.state(), { type: 'jail_activated', jail_name: 'j' }, 253402300799999.96875);
+    assert.equal(last.state.last_activation.at, '9999-12-31T23:59:59.999969Z');
+  });
+
+  test('bad bootstrap settings throw InvalidSettingsError', () => {
+    const E = api.InvalidSettingsError;
+    assert.throws(() => new api.Machine({ session_cache_enabled: true }), (e) => e instanceof E && e.path === 'bootstrap.session_cache_ttl_seconds');
+    assert.throws(() => new api.Machine({ session_cache_enabled: 1, session_cache_ttl_seconds: 1 }), (e) => e instanceof E && /^bootstrap\.session_cache_enabled: /.test(e.message));
+    assert.throws(() => new api.Machine(null), (e) => e instanceof E && e.message === 'bootstrap: expected an object, found null');
+    assert.throws(() => new api.Machine({ ...BOOT, x: NaN }), (e) => e instanceof E && e.message === 'bootstrap.x: expected a finite number, found NaN');
+  });
+
+  test('bad states are refused by restore and by the pure step', () => {
+    const good = new api.Machine(BOOT).state();
+    assert.throws(() => api.Machine.restore({ ...good, schema_version: 2 }), (e) => e instanceof api.UnknownSchemaVersionError && e.kind === 'unknown_schema_version' && e instanceof api.InvalidStateError);
+    assert.throws(() => api.Machine.restore({ ...good, revision: -1 }), (e) => e instanceof api.InvalidStateError && e.path === 'state.revision');
+    assert.throws(() => api.Machine.restore({ ...good, session_cache: 'no_op' }), api.InvalidStateError);
+    assert.throws(() => api.step({ ...good, server_status: 3 }, { type: 'activation_cleared' }, T0), (e) => e instanceof api.InvalidStateError && /^state\.server_status: /.test(e.message));
+    assert.throws(() => api.Machine.restore('{}'), api.InvalidStateError);
+  });
+
+  test('an exhausted revision throws RevisionExhaustedError and keeps the state', () => {
+    const state = { ...new api.Machine(BOOT).state(), revision: 2n ** 64n - 1n };
+    const m = api.Machine.restore(state);
+    assert.equal(m.revision, 2n ** 64n - 1n, 'revisions beyond 2^53 come back as BigInt');
+    expectRejected(m, () => m.step({ type: 'activation_cleared' }, T0), api.RevisionExhaustedError, 'revision_exhausted', 'state.revision: at its maximum; no further event can be counted', { usable: false });
+  });
+
+  test('cyclic and deeply nested input is an error, not a crash', () => {
+    const m = machineAfterSomeSteps();
+    const cyclic = { type: 'settings_updated', overrides: {} };
+    cyclic.overrides.self = cyclic.overrides;
+    expectRejected(m, () => m.step(cyclic, T0), api.InvalidEventError, 'invalid_event', /nested deeper than 128 levels/);
+    let deep = 1;
+    for (let i = 0; i < 10_000; i += 1) deep = [deep];
+    expectRejected(m, () => m.step({ type: 'settings_updated', overrides: { deep } }, T0), api.InvalidEventError, 'invalid_event', /nested deeper than 128 levels/);
+    let fine = 1;
+    for (let i = 0; i < 100; i += 1) fine = [fine];
+    m.step({ type: 'settings_updated', overrides: { fine } }, T0);
+    assert.deepEqual(m.state().runtime_settings.fine, fine);
+  });
+});

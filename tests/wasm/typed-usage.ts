@@ -1,0 +1,89 @@
+// Type-checked by the tests with `tsc --noEmit --strict` against the
+// installed package: the public types must accept the contract's shapes and
+// reject what it does not allow. (Never run.)
+import {
+  BanguiStateError,
+  InvalidEventError,
+  Machine,
+  replay,
+  step,
+  type Effect,
+  type Event,
+  type Instant,
+  type ReplayedStep,
+  type Settings,
+  type State,
+} from 'bangui-state';
+
+const settings: Settings = { session_cache_enabled: true, session_cache_ttl_seconds: 3600, theme: { dark: [1, null] } };
+const machine = new Machine(settings);
+const now = new Date('2026-04-27T16:42:00Z');
+
+const effects: Effect[] = machine.step({ type: 'jail_activated', jail_name: 'sshd' }, now);
+machine.step({ type: 'health_probe_completed', status: { online: false } }, now.getTime() + 12_000.5);
+machine.step({ type: 'settings_updated', overrides: { session_cache_enabled: false, extra: 'kept' } }, '2026-04-27T16:42:13Z');
+machine.healthProbe({ online: true, version: '1.1.0', activeJails: 3 }, now);
+
+// Discriminated unions narrow to the exact fields.
+for (const effect of effects) {
+  switch (effect.type) {
+    case 'log':
+      if (effect.event === 'activation_crash_detected') {
+        const seconds: number = effect.fields.seconds_since_activation;
+        const jail: string = effect.fields.jail;
+        void seconds, jail;
+      } else if (effect.event === 'session_cache_updated') {
+        const cacheType: 'InMemorySessionCache' | 'NoOpSessionCache' = effect.fields.cache_type;
+        void cacheType;
+      }
+      break;
+    case 'session_cache_replaced': {
+      const kind: 'in_memory' | 'no_op' = effect.kind;
+      void kind;
+      break;
+    }
+    case 'probe_backend_capability':
+      break;
+    default: {
+      const never: never = effect;
+      void never;
+    }
+  }
+}
+
+const state: State = machine.state();
+const revision: number = machine.revision + state.revision;
+const deadline: Instant | null = machine.nextDeadline(now);
+const recovered: boolean | undefined = state.pending_recovery?.recovered;
+const restored: Machine = Machine.restore(state);
+const pure: { state: State; effects: Effect[] } = step(state, { type: 'backend_probe_requested' }, 0);
+const replayed: ReplayedStep[] = replay({ bootstrap: settings, steps: [{ now: '2026-04-27T16:42:00Z', event: { type: 'activation_cleared' } }] });
+void revision, deadline, recovered, restored, pure, replayed;
+
+try {
+  machine.step({ type: 'backend_probe_completed', supported: true }, now);
+} catch (error) {
+  if (error instanceof InvalidEventError) {
+    const where: string = error.path;
+    void where;
+  } else if (error instanceof BanguiStateError) {
+    const kind: 'invalid_json' | 'invalid_event' | 'invalid_settings' | 'invalid_state' | 'unknown_schema_version' | 'invalid_instant' | 'revision_exhausted' | 'invalid_trace' = error.kind;
+    void kind;
+  }
+}
+machine.free();
+
+// Each of these must be a type error; `@ts-expect-error` fails the check if it is not.
+// @ts-expect-error: `online` must be a boolean
+const badStatus: Event = { type: 'health_probe_completed', status: { online: 'yes' } };
+// @ts-expect-error: unknown event type
+const badType: Event = { type: 'jail_deactivated', jail_name: 'sshd' };
+// @ts-expect-error: a known settings key with the wrong type
+const badSettings: Settings = { session_cache_enabled: 'true', session_cache_ttl_seconds: 60 };
+// @ts-expect-error: settings need both known keys
+new Machine({ session_cache_enabled: true });
+// @ts-expect-error: `now` is a Date, epoch milliseconds or an RFC 3339 string
+machine.step({ type: 'activation_cleared' }, { seconds: 1 });
+// @ts-expect-error: a log effect's fields are exact for its event
+const badFields: Effect = { type: 'log', level: 'info', event: 'pending_recovery_resolved', fields: { jail_name: 'sshd' } };
+void badStatus, badType, badSettings, badFields;
