@@ -9,7 +9,7 @@ CARGO ?= cargo
 TEST_TARGETS := test-rust
 BENCH_TARGETS :=
 
-.PHONY: all test demo bench test-rust lint
+.PHONY: all test demo bench test-rust lint no-std-check
 all: test
 
 include $(sort $(wildcard mk/*.mk))
@@ -27,8 +27,14 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Rust: formatting, lints, unit tests, proptest (PROPTEST_CASES, 10 000 in CI) and the vectors.
-test-rust: lint
+test-rust: lint no-std-check
 	PROPTEST_CASES=$${PROPTEST_CASES:-10000} $(CARGO) test --workspace --release
+
+## The core builds for a bare-metal target, which has no `std` at all.
+NO_STD_TARGET := thumbv7em-none-eabi
+no-std-check:
+	rustup target list --installed | grep -qx $(NO_STD_TARGET) || rustup target add $(NO_STD_TARGET)
+	$(CARGO) build --quiet -p bangui-state-core --target $(NO_STD_TARGET)
 
 ## make bench: every benchmark, into BENCHMARKS.md.
 bench: $(BENCH_TARGETS)
