@@ -7,9 +7,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 TEST_TARGETS := test-rust
-BENCH_TARGETS :=
+BENCH_TARGETS := bench-rust
 
-.PHONY: all test demo bench test-rust lint no-std-check
+.PHONY: all test demo bench bench-rust test-rust lint no-std-check
 all: test
 
 include $(sort $(wildcard mk/*.mk))
@@ -29,6 +29,8 @@ lint:
 ## Rust: formatting, lints, unit tests, proptest (PROPTEST_CASES, 10 000 in CI) and the vectors.
 test-rust: lint no-std-check
 	PROPTEST_CASES=$${PROPTEST_CASES:-10000} $(CARGO) test --workspace --release
+	# Benchmarks are not tests: run each once, untimed, to keep them compiling and working.
+	$(CARGO) bench --quiet -p bangui-state-core --bench step -- --test > /dev/null
 
 ## The core builds for a bare-metal target, which has no `std` at all.
 NO_STD_TARGET := thumbv7em-none-eabi
@@ -38,3 +40,7 @@ no-std-check:
 
 ## make bench: every benchmark, into BENCHMARKS.md.
 bench: $(BENCH_TARGETS)
+	python3 bench/report.py
+
+bench-rust:
+	$(CARGO) bench -p bangui-state-core --bench step -- --warm-up-time 1 --measurement-time 3
