@@ -13,7 +13,7 @@ pkg=bindings-wasm/pkg
 out=target/wasm
 
 cargo build --quiet -p bangui-state-wasm --target wasm32-unknown-unknown --profile wasm-release
-raw=target/wasm32-unknown-unknown/wasm-release/bangui_state_wasm.wasm
+raw=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/bangui_state_wasm.wasm
 
 rm -rf "$pkg"
 mkdir -p "$pkg" "$out"
