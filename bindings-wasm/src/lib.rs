@@ -2,11 +2,18 @@
 //! (`bangui-state-core`) behind wasm-bindgen.
 //!
 //! This crate is conversion and error mapping only; every rule lives in the
-//! core. JS values become `serde_json::Value`s through serde-wasm-bindgen (with
-//! a bounded, path-tracking visitor, so cyclic or absurdly deep input is an
-//! error and not a stack overflow), then go through the core's `from_value`
-//! readers, whose errors name the field path. Outputs are serialized with
-//! serde-wasm-bindgen's JSON-compatible serializer (plain objects, no `Map`s).
+//! core. JS values become `serde_json::Value`s (`convert`: bounded in
+//! depth, so cyclic input is an error and not a stack overflow, and with
+//! every JS operation that can run user code imported with `catch`), then go
+//! through the core's `from_value` readers, whose errors name the field path.
+//! Outputs are serialized with serde-wasm-bindgen's JSON-compatible
+//! serializer (plain objects, no `Map`s).
+//!
+//! Why not serde-wasm-bindgen's deserializer for the inputs: it calls
+//! `Object.entries` and `in` without `catch`, so a throwing getter or proxy
+//! trap unwinds through the wasm frames; that skips Rust's cleanup and leaks
+//! the shadow stack, and after enough such calls memory is corrupted
+//! (observed: "memory access out of bounds" after 100 000 throwing getters).
 //!
 //! Errors are thrown as instances of the package's `Error` subclasses: the
 //! JavaScript entry points register a factory with [`set_error_factory`]. The
@@ -22,10 +29,8 @@ use core::fmt;
 
 use bangui_state_core::{self as core_api, Event, Instant, State, Trace};
 use js_sys::{Array, Function, Object, Reflect};
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::Serialize;
 use serde_json::{Map, Number, Value};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 /// How deep a JS input may nest (objects and arrays), as serde_json's own
@@ -137,159 +142,144 @@ impl fmt::Display for Path<'_> {
     }
 }
 
-/// The first conversion failure: (path, message).
-type Failure = RefCell<Option<(String, String)>>;
-
-/// A serde seed building a `serde_json::Value` from a JS value, bounded in
-/// depth, rejecting what JSON cannot hold (non-finite numbers, typed arrays,
-/// functions, symbols) with the path of the offending value.
-struct ValueSeed<'a> {
-    path: Path<'a>,
-    depth: usize,
-    failure: &'a Failure,
+// JS operations that may run user code (getters, proxy traps) are all
+// imported with `catch`: an exception thrown by user code must come back as a
+// `Result`, never unwind through wasm frames (which skips Rust's cleanup and
+// leaks the shadow stack: after enough of them, memory is corrupted).
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
+    fn object_keys(value: &JsValue) -> Result<Array, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
+    fn is_array(value: &JsValue) -> Result<bool, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = ArrayBuffer, js_name = isView)]
+    fn is_array_buffer_view(value: &JsValue) -> Result<bool, JsValue>;
+    /// `Date.prototype.getTime.call(value)`: the time of a real `Date` (a
+    /// brand check that runs no user code), or a `TypeError`.
+    #[wasm_bindgen(catch, js_namespace = ["Date", "prototype", "getTime"], js_name = call)]
+    fn date_time(value: &JsValue) -> Result<f64, JsValue>;
 }
 
-impl ValueSeed<'_> {
-    fn fail<E: de::Error>(&self, message: impl Into<String>) -> E {
-        let message = message.into();
-        if let Ok(mut failure) = self.failure.try_borrow_mut() {
-            if failure.is_none() {
-                *failure = Some((self.path.to_string(), message.clone()));
-            }
-        }
-        E::custom(message)
-    }
+/// Arrays longer than this are refused instead of filling memory
+/// (`new Array(4e9)` is a valid, empty-looking array).
+pub const MAX_ARRAY_LENGTH: u32 = 1 << 20;
 
-    fn child<'b>(&'b self, path: Path<'b>) -> ValueSeed<'b> {
-        ValueSeed {
-            path,
-            depth: self.depth + 1,
-            failure: self.failure,
-        }
+/// The message of a thrown JS value (an `Error`'s message, or its text).
+fn thrown_message(thrown: &JsValue) -> String {
+    if let Some(text) = thrown.as_string() {
+        return text;
     }
+    match Reflect::get(thrown, &JsValue::from_str("message")).map(|m| m.as_string()) {
+        Ok(Some(message)) => message,
+        _ => String::from("a value without a message was thrown"),
+    }
+}
 
-    fn enter<E: de::Error>(&self) -> Result<(), E> {
-        if self.depth >= MAX_DEPTH {
-            // The path of a cycle is long: keep its head, which names where it starts.
-            let mut head: String = self.path.to_string().chars().take(120).collect();
-            head.push_str("...");
-            let message = format!("nested deeper than {MAX_DEPTH} levels (is the object cyclic?)");
-            if let Ok(mut failure) = self.failure.try_borrow_mut() {
-                failure.get_or_insert((head, message.clone()));
-            }
-            Err(E::custom(message))
+/// Converts a JS value to JSON, as `JSON.stringify` would see it but stricter:
+/// keys whose value is `undefined` are left out (array slots become `null`);
+/// non-finite numbers, functions, symbols, `Date`s, typed arrays, BigInts
+/// beyond 64 bits, nesting deeper than [`MAX_DEPTH`] and a getter that throws
+/// are errors naming the path.
+fn convert(value: &JsValue, path: Path<'_>, depth: usize) -> Result<Value, (String, String)> {
+    let fail = |message: String| Err((path.to_string(), message));
+    if value.is_null() || value.is_undefined() {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = value.as_bool() {
+        return Ok(Value::Bool(b));
+    }
+    if let Some(v) = value.as_f64() {
+        return if v.fract() == 0.0 && v.abs() <= MAX_SAFE_INTEGER as f64 {
+            // A safe integer (-0 included): an exact integer in JSON too.
+            Ok(Value::Number((v as i64).into()))
         } else {
-            Ok(())
-        }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
-    type Value = Value;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        let failure = self.failure;
-        let path = self.path;
-        deserializer.deserialize_any(self).inspect_err(|e| {
-            // Errors raised by serde-wasm-bindgen itself (a function, a symbol,
-            // a BigInt out of range) are located here, at the innermost value.
-            if let Ok(mut failure) = failure.try_borrow_mut() {
-                if failure.is_none() {
-                    let text = e.to_string();
-                    let text = text.strip_prefix("Error: ").unwrap_or(&text);
-                    *failure = Some((path.to_string(), text.into()));
-                }
+            match Number::from_f64(v) {
+                Some(n) => Ok(Value::Number(n)),
+                None => fail(format!("expected a finite number, found {}", JsNumber(v))),
             }
-        })
+        };
     }
-}
-
-impl<'de> Visitor<'de> for ValueSeed<'_> {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value (null, boolean, finite number, string, array or plain object)")
+    if let Some(text) = value.as_string() {
+        return Ok(Value::String(text));
     }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    if value.is_bigint() {
+        return match i64::try_from(value.clone()) {
+            Ok(v) => Ok(Value::Number(v.into())),
+            Err(v) => match u64::try_from(v) {
+                Ok(v) => Ok(Value::Number(v.into())),
+                Err(_) => fail(String::from(
+                    "expected a number, found a BigInt outside the 64-bit range",
+                )),
+            },
+        };
     }
-
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    if value.is_function() || value.is_symbol() || !value.is_object() {
+        return fail(format!("expected a JSON value, found {}", describe(value)));
     }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    if depth >= MAX_DEPTH {
+        // The path of a cycle is long: keep its head, which names where it starts.
+        let mut head: String = path.to_string().chars().take(120).collect();
+        head.push_str("...");
+        return Err((
+            head,
+            format!("nested deeper than {MAX_DEPTH} levels (is the object cyclic?)"),
+        ));
     }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
+    let thrown = |e: JsValue| {
+        (
+            path.to_string(),
+            format!("reading it threw: {}", thrown_message(&e)),
+        )
+    };
+    if date_time(value).is_ok() {
+        return fail(String::from(
+            "expected a JSON value, found a Date (give instants as RFC 3339 strings, e.g. date.toISOString())",
+        ));
     }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
+    if is_array_buffer_view(value).map_err(thrown)? {
+        return fail(String::from(
+            "expected a JSON value, found a typed array or ArrayBuffer",
+        ));
     }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        match Number::from_f64(v) {
-            Some(n) => Ok(Value::Number(n)),
-            None => Err(self.fail(format!("expected a finite number, found {}", JsNumber(v)))),
+    if is_array(value).map_err(thrown)? {
+        let length = Reflect::get(value, &JsValue::from_str("length")).map_err(thrown)?;
+        let length = length.as_f64().unwrap_or(0.0);
+        if length > f64::from(MAX_ARRAY_LENGTH) {
+            return fail(format!(
+                "an array longer than {MAX_ARRAY_LENGTH} elements is not accepted"
+            ));
         }
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.into()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Value, E> {
-        Err(self.fail("expected a JSON value, found a typed array or ArrayBuffer"))
-    }
-
-    fn visit_byte_buf<E: de::Error>(self, _: Vec<u8>) -> Result<Value, E> {
-        Err(self.fail("expected a JSON value, found a typed array or ArrayBuffer"))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        self.enter()?;
+        let length = length as u32;
         let mut items = Vec::new();
-        loop {
-            let index = items.len();
-            match seq.next_element_seed(self.child(Path::Index(&self.path, index)))? {
-                Some(item) => items.push(item),
-                None => return Ok(Value::Array(items)),
-            }
+        for index in 0..length {
+            let item = Reflect::get_u32(value, index).map_err(thrown)?;
+            items.push(convert(&item, Path::Index(&path, index as usize), depth + 1)?);
         }
+        return Ok(Value::Array(items));
     }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        self.enter()?;
-        let mut object = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(self.child(Path::Key(&self.path, &key)))?;
-            object.insert(key, value);
+    let keys = object_keys(value).map_err(thrown)?;
+    let mut object = Map::new();
+    for key in keys.iter() {
+        let Some(name) = key.as_string() else { continue };
+        let item = Reflect::get(value, &key).map_err(|e| {
+            let at = Path::Key(&path, &name);
+            (
+                at.to_string(),
+                format!("reading it threw: {}", thrown_message(&e)),
+            )
+        })?;
+        if item.is_undefined() {
+            continue; // as JSON.stringify: an undefined property is absent
         }
-        Ok(Value::Object(object))
+        let converted = convert(&item, Path::Key(&path, &name), depth + 1)?;
+        object.insert(name, converted);
     }
+    Ok(Value::Object(object))
 }
 
 /// Converts a JS value to JSON; a failure is a `kind` error under `root`.
 fn to_json(value: JsValue, root: &str, kind: &'static str) -> JsResult<Value> {
-    let failure = Failure::default();
-    let seed = ValueSeed {
-        path: Path::Root(root),
-        depth: 0,
-        failure: &failure,
-    };
-    let result = seed.deserialize(serde_wasm_bindgen::Deserializer::from(value));
-    result.map_err(|e| match failure.into_inner() {
-        Some((path, message)) => BindError::new(kind, path, message),
-        None => BindError::new(kind, root, e.to_string()),
-    })
+    convert(&value, Path::Root(root), 0).map_err(|(path, message)| BindError::new(kind, path, message))
 }
 
 // ---------------------------------------------------------------------------
@@ -408,8 +398,7 @@ fn instant_from_millis(ms: f64) -> JsResult<Instant> {
 
 /// `now` as a `Date`, epoch milliseconds (a `number`) or an RFC 3339 string.
 fn instant_from_js(now: &JsValue) -> JsResult<Instant> {
-    if let Some(date) = now.dyn_ref::<js_sys::Date>() {
-        let ms = date.get_time();
+    if let Ok(ms) = date_time(now) {
         if ms.is_nan() {
             return Err(instant_error("expected a valid Date, found an Invalid Date"));
         }
@@ -439,7 +428,7 @@ fn describe(value: &JsValue) -> &'static str {
         "a symbol"
     } else if value.is_function() {
         "a function"
-    } else if Array::is_array(value) {
+    } else if is_array(value).unwrap_or(false) {
         "an array"
     } else {
         "an object"

@@ -408,9 +408,13 @@ describe('bad input throws the right error and leaves the machine unchanged', ()
     bad({ type: 'settings_updated', overrides: { session_cache_ttl_seconds: 'x' } }, /^event\.overrides\.session_cache_ttl_seconds: /);
     bad({ type: 'settings_updated', overrides: { session_cache_ttl_seconds: NaN } }, 'event.overrides.session_cache_ttl_seconds: expected a finite number, found NaN');
     bad({ type: 'settings_updated', overrides: { x: -Infinity } }, 'event.overrides.x: expected a finite number, found -Infinity');
-    bad({ type: 'settings_updated', overrides: { x: () => 1 } }, /^event\.overrides\.x: invalid type/);
+    bad({ type: 'settings_updated', overrides: { x: () => 1 } }, 'event.overrides.x: expected a JSON value, found a function');
+    bad({ type: 'jail_activated', jail_name: 'sshd', at: new Date(T0) }, /^event\.at: expected a JSON value, found a Date/);
+    bad({ type: 'jail_activated', get jail_name() { throw new Error('boom'); } }, 'event.jail_name: reading it threw: boom');
+    bad(new Proxy({}, { ownKeys() { throw new TypeError('trap'); } }), 'event: reading it threw: trap');
+    bad({ type: 'settings_updated', overrides: { x: new Array(2 ** 21) } }, /^event\.overrides\.x: an array longer than 1048576 elements/);
     bad({ type: 'settings_updated', overrides: { x: new Uint8Array(2) } }, /^event\.overrides\.x: expected a JSON value, found a typed array/);
-    bad({ type: 'settings_updated', overrides: { x: [1, Symbol('s')] } }, /^event\.overrides\.x\[1\]: /);
+    bad({ type: 'settings_updated', overrides: { x: [1, Symbol('s')] } }, 'event.overrides.x[1]: expected a JSON value, found a symbol');
     bad({ type: 'settings_updated', overrides: { x: 2n ** 70n } }, /^event\.overrides\.x: .*BigInt/);
   });
 
@@ -467,6 +471,33 @@ describe('bad input throws the right error and leaves the machine unchanged', ()
     const m = api.Machine.restore(state);
     assert.equal(m.revision, 2n ** 64n - 1n, 'revisions beyond 2^53 come back as BigInt');
     expectRejected(m, () => m.step({ type: 'activation_cleared' }, T0), api.RevisionExhaustedError, 'revision_exhausted', 'state.revision: at its maximum; no further event can be counted', { usable: false });
+  });
+
+  test('throwing getters and proxy traps, many times over, never corrupt the module', () => {
+    const m = machineAfterSomeSteps();
+    const before = m.state();
+    const throwing = { type: 'jail_activated', get jail_name() { throw new Error('boom'); } };
+    const trap = new Proxy({}, { getPrototypeOf() { throw new Error('trap'); }, ownKeys() { throw new Error('trap'); } });
+    for (let i = 0; i < 100_000; i += 1) {
+      assert.throws(() => m.step(throwing, T0), api.InvalidEventError);
+      if (i % 1000 === 0) {
+        assert.throws(() => m.step({ type: 'activation_cleared' }, trap), api.InvalidInstantError);
+        assert.throws(() => m.healthProbe({ online: true, get version() { throw new Error('v'); } }, T0), api.InvalidEventError);
+      }
+    }
+    assert.deepEqual(m.state(), before);
+    m.step({ type: 'jail_activated', jail_name: 'after' }, T0);
+    assert.equal(m.state().last_activation.jail_name, 'after');
+    // A getter that re-enters the machine is fine; one that frees it is an error, not a crash.
+    const reentrant = { type: 'jail_activated', get jail_name() { m.step({ type: 'setup_completion_cached', complete: true }, T0); return 'outer'; } };
+    m.step(reentrant, T0);
+    assert.equal(m.state().last_activation.jail_name, 'outer');
+    assert.equal(m.state().setup_complete_cached, true);
+    assert.throws(() => m.step({ type: 'jail_activated', get jail_name() { m.free(); return 'x'; } }, T0), /event\.jail_name: reading it threw: .*while it was borrowed/);
+    // wasm-bindgen detached the JS object before refusing to free a borrowed
+    // value: the machine is unusable (as freed), the module is fine.
+    assert.throws(() => m.state(), /null pointer passed to rust/);
+    assert.equal(new api.Machine(BOOT).revision, 0);
   });
 
   test('cyclic and deeply nested input is an error, not a crash', () => {
