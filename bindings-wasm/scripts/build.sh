@@ -12,6 +12,8 @@ root=$PWD
 pkg=bindings-wasm/pkg
 out=target/wasm
 
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+bindings-wasm/scripts/ensure-wasm-bindgen.sh
 cargo build --quiet -p bangui-state-wasm --target wasm32-unknown-unknown --profile wasm-release
 raw=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/bangui_state_wasm.wasm
 
