@@ -20,7 +20,7 @@ C_STATIC     := $(C_LIBDIR)/libbangui_state.a -lpthread -ldl -lm
 C_SHARED     := -L$(C_LIBDIR) -lbangui_state -Wl,-rpath,$(C_LIBDIR)
 # The conformance vectors (from main) and this binding's own traces.
 C_VECTORS    := $(sort $(wildcard tests/vectors/*.jsonl)) bindings-c/tests/vectors/binding.jsonl
-C_THREADS_SMALL := 4 500
+C_THREADS_SMALL := 8 2000
 VALGRIND     := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible \
                 --errors-for-leak-kinds=definite,indirect,possible
 C_PYTHON     ?= python3
@@ -82,7 +82,7 @@ test-c-asan: c-programs
 # TSan sees the C side (the Rust library is not instrumented on stable Rust);
 # setarch -R works around TSan's mapping check on kernels with high ASLR entropy.
 test-c-tsan: c-programs
-	TSAN_OPTIONS=halt_on_error=1:exitcode=66 setarch $$(uname -m) -R $(C_OUT)/threads-tsan 8 10000
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66:suppressions=$(abspath tests/c/tsan.supp) setarch $$(uname -m) -R $(C_OUT)/threads-tsan 8 10000
 
 test-c-valgrind: c-programs
 	$(VALGRIND) $(C_OUT)/api
