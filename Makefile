@@ -7,9 +7,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 TEST_TARGETS := test-rust
-BENCH_TARGETS :=
+BENCH_TARGETS := bench-rust
 
-.PHONY: all test demo bench test-rust lint
+.PHONY: all test demo bench bench-rust test-rust lint no-std-check
 all: test
 
 include $(sort $(wildcard mk/*.mk))
@@ -27,8 +27,20 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Rust: formatting, lints, unit tests, proptest (PROPTEST_CASES, 10 000 in CI) and the vectors.
-test-rust: lint
+test-rust: lint no-std-check
 	PROPTEST_CASES=$${PROPTEST_CASES:-10000} $(CARGO) test --workspace --release
+	# Benchmarks are not tests: run each once, untimed, to keep them compiling and working.
+	$(CARGO) bench --quiet -p bangui-state-core --bench step -- --test > /dev/null
+
+## The core builds for a bare-metal target, which has no `std` at all.
+NO_STD_TARGET := thumbv7em-none-eabi
+no-std-check:
+	rustup target list --installed | grep -qx $(NO_STD_TARGET) || rustup target add $(NO_STD_TARGET)
+	$(CARGO) build --quiet -p bangui-state-core --target $(NO_STD_TARGET)
 
 ## make bench: every benchmark, into BENCHMARKS.md.
 bench: $(BENCH_TARGETS)
+	python3 bench/report.py
+
+bench-rust:
+	$(CARGO) bench -p bangui-state-core --bench step -- --warm-up-time 1 --measurement-time 3

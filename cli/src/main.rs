@@ -343,7 +343,7 @@ mod tests {
 
     #[test]
     fn malformed_line_is_reported_with_its_number_and_replay_goes_on() {
-        let text = format!("{STORY}\n{{\"bootstrap\": \n{STORY}");
+        let text = format!("{}\n{{\"bootstrap\": \n{STORY}", STORY.trim_end());
         let output = run(&text, true);
         let lines: Vec<&str> = output.lines().collect();
         assert_eq!(lines.len(), 3);

@@ -71,3 +71,8 @@ pub use state::{
 pub use status::ServerStatus;
 pub use trace::{StepOutput, Trace, parse_step};
 pub use transition::{ProbeReport, ProbeTransition, step};
+
+/// The README's Rust example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExample;

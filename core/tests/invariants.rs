@@ -1,0 +1,307 @@
+//! Property tests: random event sequences on a virtual clock that moves
+//! forward, stands still and jumps back, with the invariants checked after
+//! every step. `PROPTEST_CASES` sets the number of cases (`make test` runs
+//! 10 000).
+
+use bangui_state_core::{
+    ACTIVATION_CRASH_WINDOW_MICROS, Effect, Event, Instant, Log, PROBE_IN_FLIGHT_MICROS, State, Trace,
+};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const S: i64 = 1_000_000;
+const START: i64 = 1_777_305_600_000_000; // 2026-04-27T16:00:00Z
+
+/// Clock moves that favour the seed's boundaries (60 s window, 30 s probe).
+fn clock_move() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        3 => Just(0),
+        4 => 1..5 * S,
+        2 => prop::sample::select(vec![
+            30 * S - 1, 30 * S, 30 * S + 1, 60 * S - 1, 60 * S, 60 * S + 1, 1, -1,
+        ]),
+        2 => 5 * S..120 * S,
+        2 => -90 * S..0,
+    ]
+}
+
+fn instant_text(micros: i64) -> String {
+    Instant::from_unix_micros(START + micros).unwrap().to_string()
+}
+
+fn jail() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["sshd", "nginx", "postfix"]).prop_map(String::from)
+}
+
+fn status() -> impl Strategy<Value = Value> {
+    (
+        any::<bool>(),
+        prop::option::of(prop::sample::select(vec!["1.0.2", "1.1.0"])),
+        0u64..4,
+        any::<bool>(),
+    )
+        .prop_map(|(online, version, jails, extra)| {
+            let mut status = json!({"online": online, "version": version, "active_jails": jails});
+            if extra {
+                status["total_bans"] = json!(jails * 10);
+            }
+            status
+        })
+}
+
+fn settings() -> impl Strategy<Value = Value> {
+    (
+        any::<bool>(),
+        prop::sample::select(vec![-1.0, 0.0, 0.5, 3600.0]),
+        any::<bool>(),
+    )
+        .prop_map(|(enabled, ttl, extra)| {
+            let mut s = json!({"session_cache_enabled": enabled, "session_cache_ttl_seconds": ttl});
+            if extra {
+                s["theme"] = json!("dark");
+            }
+            s
+        })
+}
+
+/// Events the seed's probe and activation logic sees.
+fn probe_or_activation(offset: i64) -> impl Strategy<Value = Value> {
+    prop_oneof![
+        4 => status().prop_map(|s| json!({"type": "health_probe_completed", "status": s})),
+        2 => (jail(), prop::option::of(-90 * S..10 * S)).prop_map(move |(j, at)| match at {
+            Some(at) => json!({"type": "jail_activated", "jail_name": j, "at": instant_text(offset + at)}),
+            None => json!({"type": "jail_activated", "jail_name": j}),
+        }),
+    ]
+}
+
+/// Any event, valid or not.
+fn any_event() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        8 => probe_or_activation(0),
+        1 => (jail(), -90 * S..10 * S, prop::option::of(-90 * S..10 * S)).prop_map(|(j, a, d)| {
+            let mut e = json!({"type": "pending_recovery_created", "jail_name": j, "activated_at": instant_text(a)});
+            if let Some(d) = d {
+                e["detected_at"] = json!(instant_text(d));
+            }
+            e
+        }),
+        1 => Just(json!({"type": "pending_recovery_cleared"})),
+        1 => Just(json!({"type": "activation_cleared"})),
+        1 => settings().prop_map(|s| json!({"type": "runtime_settings_set", "settings": s})),
+        1 => prop::sample::select(vec![
+            json!({}),
+            json!({"session_cache_enabled": false}),
+            json!({"session_cache_ttl_seconds": 0}),
+            json!({"theme": "light"}),
+        ])
+        .prop_map(|o| json!({"type": "settings_updated", "overrides": o})),
+        1 => any::<bool>().prop_map(|c| json!({"type": "setup_completion_cached", "complete": c})),
+        3 => Just(json!({"type": "backend_probe_requested"})),
+        1 => any::<bool>().prop_map(|s| json!({"type": "backend_probe_completed", "supported": s})),
+        1 => Just(json!({"type": "backend_probe_failed", "reason": "timeout"})),
+        1 => Just(json!({"type": "backend_capability_reset"})),
+        2 => prop::sample::select(vec![
+            json!({"type": "health_probe_completed", "status": {"online": 1}}),
+            json!({"type": "jail_activated"}),
+            json!({"type": "runtime_settings_set", "settings": {"session_cache_enabled": true}}),
+            json!({"type": "settings_updated", "overrides": {"session_cache_enabled": "no"}}),
+            json!({"type": "warp_drive_engaged"}),
+            json!({"type": "backend_probe_requested", "extra": 1}),
+            json!(null),
+        ]),
+    ]
+}
+
+/// A trace: steps of (clock move, event).
+fn trace_of(event: impl Strategy<Value = Value>, max: usize) -> impl Strategy<Value = Vec<(i64, Value)>> {
+    prop::collection::vec((clock_move(), event), 1..max)
+}
+
+fn bootstrap() -> Value {
+    json!({"session_cache_enabled": true, "session_cache_ttl_seconds": 3600.0, "database_path": "/tmp/db"})
+}
+
+/// Builds the contract's trace JSON from generated steps.
+fn trace_json(steps: &[(i64, Value)]) -> Value {
+    let mut clock = 0;
+    let steps: Vec<Value> = steps
+        .iter()
+        .map(|(delta, event)| {
+            clock += delta;
+            json!({"now": instant_text(clock), "event": event})
+        })
+        .collect();
+    json!({"bootstrap": bootstrap(), "steps": steps})
+}
+
+/// The cache kind, computed from the settings JSON independently of the core.
+fn kind_of(settings: &Value) -> &'static str {
+    let enabled = settings["session_cache_enabled"].as_bool().unwrap();
+    let ttl = settings["session_cache_ttl_seconds"].as_f64().unwrap();
+    if enabled && ttl > 0.0 {
+        "in_memory"
+    } else {
+        "no_op"
+    }
+}
+
+fn probe_effects(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::ProbeBackendCapability))
+        .count()
+}
+
+/// Replays `steps` and checks every invariant after every step.
+fn check_trace(steps: &[(i64, Value)]) -> Result<(), TestCaseError> {
+    let mut state = State::from_bootstrap_value(&bootstrap()).unwrap();
+    let bootstrap_json = serde_json::to_value(state.bootstrap_settings()).unwrap();
+    let mut clock = 0;
+    // When the probe effect last left, while no completion, failure or reset came since.
+    let mut probe_in_flight_since: Option<Instant> = None;
+    for (delta, event_json) in steps {
+        clock += delta;
+        let now = Instant::from_unix_micros(START + clock).unwrap();
+        let before = state.clone();
+        let before_json = state.to_json();
+        let event = Event::from_value(event_json);
+        let result = event.clone().and_then(|event| state.apply(event, now));
+        match result {
+            Err(_) => {
+                prop_assert_eq!(state.revision(), before.revision());
+                prop_assert_eq!(state.to_json(), before_json, "a rejected event changed the state");
+            }
+            Ok(effects) => {
+                let event = event.unwrap();
+                prop_assert_eq!(state.revision(), before.revision() + 1);
+
+                // The pure form agrees with the in-place form.
+                let (next, pure_effects) = bangui_state_core::step(&before, &event, now).unwrap();
+                prop_assert_eq!(&next, &state);
+                prop_assert_eq!(&pure_effects, &effects);
+
+                // A probe's effects end with health_check_complete of the new status.
+                if let Event::HealthProbeCompleted { status } = &event {
+                    let last = effects.last().unwrap();
+                    prop_assert_eq!(
+                        last,
+                        &Effect::Log(Log::HealthCheckComplete {
+                            online: status.online,
+                            version: status.version.clone(),
+                            active_jails: status.active_jails,
+                        })
+                    );
+                    // The fast path gives the same state and effects when the status has no extras.
+                    if status.extra().is_empty() {
+                        let mut fast = before.clone();
+                        let report = fast
+                            .health_probe(status.online, status.version.as_deref(), status.active_jails, now)
+                            .unwrap();
+                        prop_assert_eq!(&report.effects(), &effects);
+                        prop_assert_eq!(&fast, &state);
+                    }
+                    // A probe never touches the last activation.
+                    prop_assert_eq!(state.last_activation(), before.last_activation());
+                    // A pending recovery the probe created lies within the window.
+                    if let Some(recovery) = state.pending_recovery() {
+                        if !recovery.recovered && state.pending_recovery() != before.pending_recovery() {
+                            prop_assert_eq!(recovery.detected_at, now);
+                            prop_assert!(
+                                recovery.detected_at.micros_since(recovery.activated_at)
+                                    <= ACTIVATION_CRASH_WINDOW_MICROS
+                            );
+                            prop_assert!(before.server_status().online && !state.server_status().online);
+                        }
+                    }
+                }
+
+                // No second probe while one started less than 30 s ago is in flight.
+                let probes = probe_effects(&effects);
+                prop_assert!(probes <= 1);
+                if probes == 1 {
+                    if let Some(started) = probe_in_flight_since {
+                        let elapsed = now.micros_since(started);
+                        prop_assert!(
+                            !(0..PROBE_IN_FLIGHT_MICROS).contains(&elapsed),
+                            "second probe {} µs after the first",
+                            elapsed
+                        );
+                    }
+                    prop_assert_eq!(state.backend_capability().probe_started_at, Some(now));
+                    probe_in_flight_since = Some(now);
+                }
+                if matches!(
+                    event,
+                    Event::BackendProbeCompleted { .. }
+                        | Event::BackendProbeFailed { .. }
+                        | Event::BackendCapabilityReset
+                ) {
+                    probe_in_flight_since = None;
+                }
+            }
+        }
+
+        // The JSON form round-trips exactly.
+        let text = state.to_json();
+        let restored = State::from_json(&text).unwrap();
+        prop_assert_eq!(&restored, &state);
+        prop_assert_eq!(restored.to_json(), text.clone());
+
+        // The installed cache is always the kind of the effective settings.
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let effective = if value["runtime_settings"].is_null() {
+            &value["bootstrap_settings"]
+        } else {
+            &value["runtime_settings"]
+        };
+        prop_assert_eq!(value["session_cache"].as_str().unwrap(), kind_of(effective));
+
+        // Bootstrap settings never change.
+        prop_assert_eq!(&value["bootstrap_settings"], &bootstrap_json);
+
+        // The next deadline is never in the past.
+        if let Some(deadline) = state.next_deadline(now) {
+            prop_assert!(deadline >= now);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(1000),
+        .. ProptestConfig::default()
+    })]
+
+    #[test]
+    fn invariants_hold_after_every_step(steps in trace_of(any_event(), 40)) {
+        check_trace(&steps)?;
+    }
+
+    #[test]
+    fn replaying_the_same_trace_gives_the_same_results(steps in trace_of(any_event(), 25)) {
+        let trace = Trace::from_value(&trace_json(&steps)).unwrap();
+        let first = serde_json::to_string(&trace.replay()).unwrap();
+        let second = serde_json::to_string(&trace.replay()).unwrap();
+        prop_assert_eq!(first, second);
+    }
+
+    #[test]
+    fn with_only_probes_and_activations_an_unrecovered_recovery_means_offline(
+        steps in trace_of(probe_or_activation(0), 40)
+    ) {
+        let mut state = State::from_bootstrap_value(&bootstrap()).unwrap();
+        let mut clock = 0;
+        for (delta, event) in &steps {
+            clock += delta;
+            let now = Instant::from_unix_micros(START + clock).unwrap();
+            state.apply(Event::from_value(event).unwrap(), now).unwrap();
+            if let Some(recovery) = state.pending_recovery() {
+                if !recovery.recovered {
+                    prop_assert!(!state.server_status().online);
+                }
+            }
+        }
+    }
+}
