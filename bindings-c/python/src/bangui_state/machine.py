@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
@@ -12,7 +12,6 @@ from .errors import InvalidEventError, NaiveDatetimeError, check
 from .types import Effect, Event, Settings, StateDict
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MICROSECOND = timedelta(microseconds=1)
 _U64_MAX = 2**64 - 1
 
 LOG_FAIL2BAN_CAME_ONLINE: int = lib.BANGUI_LOG_FAIL2BAN_CAME_ONLINE
@@ -32,7 +31,8 @@ def to_unix_micros(now: datetime) -> int:
             f"now: naive datetime {now.isoformat()} is ambiguous; give a timezone-aware one "
             "(e.g. datetime.now(timezone.utc))"
         )
-    return (now - _EPOCH) // _MICROSECOND
+    delta = now - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_unix_micros(micros: int) -> datetime:
@@ -65,18 +65,31 @@ def _take_string(ptr: Any) -> str:
         lib.bangui_string_free(ptr)
 
 
-@dataclass(frozen=True, slots=True)
 class ProbeReport:
     """What a fast-path health probe did.
 
     `logs` is a bit set of the `LOG_*` flags: which of the seed's log events
     happened. `effects` are exactly what `step` would have returned for the
-    same probe."""
+    same probe; in the steady state they are built only when asked for."""
 
-    logs: int
-    seconds_since_activation: float | None
-    revision: int
-    effects: list[Effect] = field(repr=False)
+    __slots__ = ("logs", "seconds_since_activation", "revision", "_effects", "_status")
+
+    def __init__(self, logs: int, seconds_since_activation: float | None, revision: int,
+                 effects: list[Effect] | None, status: tuple[bool, str | None, int]) -> None:
+        self.logs = logs
+        self.seconds_since_activation = seconds_since_activation
+        self.revision = revision
+        self._effects = effects
+        self._status = status
+
+    @property
+    def effects(self) -> list[Effect]:
+        if self._effects is None:
+            # The steady state: only health_check_complete, whose fields are the probe's arguments.
+            online, version, active_jails = self._status
+            self._effects = [{"type": "log", "level": "debug", "event": "health_check_complete",
+                              "fields": {"online": online, "version": version, "active_jails": active_jails}}]
+        return self._effects
 
     @property
     def came_online(self) -> bool:
@@ -98,6 +111,22 @@ class ProbeReport:
     def steady(self) -> bool:
         """Only `health_check_complete` was logged: reachability did not change."""
         return self.logs == LOG_HEALTH_CHECK_COMPLETE
+
+    def __repr__(self) -> str:
+        return (f"ProbeReport(logs={self.logs}, seconds_since_activation={self.seconds_since_activation}, "
+                f"revision={self.revision})")
+
+
+class _Buffers(threading.local):
+    """Per-thread output buffers for the fast path (calls release the GIL, so
+    threads must not share them)."""
+
+    def __init__(self) -> None:
+        self.report = ffi.new("bangui_probe_report *")
+        self.effects = ffi.new("char **")
+
+
+_buffers = _Buffers()
 
 
 class Machine:
@@ -177,21 +206,17 @@ class Machine:
         if not 0 <= active_jails <= _U64_MAX:
             raise InvalidEventError(f"active_jails: expected an integer from 0 to 2**64 - 1, got {active_jails}")
         micros = to_unix_micros(now if now is not None else datetime.now(timezone.utc))
-        report = ffi.new("bangui_probe_report *")
-        effects_out = ffi.new("char **")
+        buffers = _buffers
+        report, effects_out = buffers.report, buffers.effects
         version_arg = _text(version) if version is not None else ffi.NULL
         check(lib.bangui_machine_health_probe(self._handle, online, version_arg, active_jails, micros, report,
                                               effects_out))
         logs = report.logs
-        if effects_out[0] == ffi.NULL:
-            # The steady state: only health_check_complete, whose fields are the arguments.
-            effects: list[Effect] = [{"type": "log", "level": "debug", "event": "health_check_complete",
-                                      "fields": {"online": online, "version": version,
-                                                 "active_jails": active_jails}}]
-        else:
+        effects: list[Effect] | None = None
+        if effects_out[0] != ffi.NULL:
             effects = json.loads(_take_string(effects_out[0]))
         seconds = report.seconds_since_activation if logs & LOG_ACTIVATION_CRASH_DETECTED else None
-        return ProbeReport(logs, seconds, report.revision, effects)
+        return ProbeReport(logs, seconds, report.revision, effects, (online, version, active_jails))
 
     @property
     def state(self) -> StateDict:
