@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from cffi import FFI
+from cffi import FFI  # type: ignore[import-untyped]
 
 _HERE = Path(__file__).resolve().parent
 LIB_NAME = "libbangui_state.so"

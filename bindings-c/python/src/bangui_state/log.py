@@ -26,7 +26,7 @@ def log_effects(effects: Iterable[Effect], logger: Any) -> list[Effect]:
         if effect["type"] != "log":
             rest.append(effect)
             continue
-        level, event, fields = effect["level"], effect["event"], effect["fields"]  # type: ignore[typeddict-item]
+        level, event, fields = effect["level"], effect["event"], effect["fields"]
         if stdlib:
             template = "%s" + "".join(f" {key}=%r" for key in fields)
             logger.log(_LEVELS[level], template, event, *fields.values(),
