@@ -5,6 +5,8 @@
 #   make test-python  pip-installs bindings-c/python and runs its pytest suite
 #   make header       regenerates bindings-c/include/bangui_state.h
 #   make lib-c        builds libbangui_state.so and libbangui_state.a (release)
+#   make install-c    installs them, the header and bangui_state.pc under PREFIX
+#                     (default /usr/local; DESTDIR honoured)
 #
 # Everything installs what it needs first (setup-c), idempotently.
 
@@ -15,7 +17,8 @@ C_LIBDIR     := $(C_TARGET_DIR)/release
 C_OUT        := $(C_TARGET_DIR)/c
 C_INCLUDE    := bindings-c/include
 C_TESTS      := api bad_inputs vectors threads
-C_CFLAGS     := -std=c11 -Wall -Wextra -Werror -g -O1 -I$(C_INCLUDE) -Itests/c -D_POSIX_C_SOURCE=200809L
+C_WARN       := -std=c11 -Wall -Wextra -Werror -g -O1 -D_POSIX_C_SOURCE=200809L
+C_CFLAGS     := $(C_WARN) -I$(C_INCLUDE) -Itests/c
 C_STATIC     := $(C_LIBDIR)/libbangui_state.a -lpthread -ldl -lm
 C_SHARED     := -L$(C_LIBDIR) -lbangui_state -Wl,-rpath,$(C_LIBDIR)
 # The conformance vectors (from main) and this binding's own traces.
@@ -26,7 +29,10 @@ VALGRIND     := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-ki
 C_PYTHON     ?= python3
 C_APT_PACKAGES := gcc make pkg-config valgrind libcjson-dev libasan8 libubsan1 libtsan2
 
-.PHONY: setup-c lib-c header test-c test-c-crate test-c-plain test-c-asan test-c-tsan test-c-valgrind \
+PREFIX       ?= /usr/local
+C_VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+
+.PHONY: install-c test-c-install setup-c lib-c header test-c test-c-crate test-c-plain test-c-asan test-c-tsan test-c-valgrind \
         test-python setup-python c-programs
 
 ## setup-c: Debian packages (compiler, valgrind, cJSON, sanitizer runtimes) and Python packages.
@@ -51,6 +57,23 @@ header:
 
 $(C_OUT):
 	mkdir -p $@
+
+## install-c: lib/libbangui_state.{so,a}, include/bangui_state.h, lib/pkgconfig/bangui_state.pc.
+install-c: lib-c
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 644 $(C_LIBDIR)/libbangui_state.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(C_LIBDIR)/libbangui_state.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(C_INCLUDE)/bangui_state.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(C_VERSION)|' bindings-c/bangui_state.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bangui_state.pc
+
+## test-c-install: install into a scratch prefix and build a host with pkg-config alone.
+test-c-install: setup-c | $(C_OUT)
+	rm -rf $(C_OUT)/prefix
+	$(MAKE) --no-print-directory install-c PREFIX=$(C_OUT)/prefix
+	export PKG_CONFIG_PATH=$(C_OUT)/prefix/lib/pkgconfig; \
+	gcc $(C_WARN) -Itests/c tests/c/api.c -o $(C_OUT)/api-pkgconfig $$(pkg-config --cflags --libs bangui_state) \
+	  -Wl,-rpath,$(C_OUT)/prefix/lib -lcjson && $(C_OUT)/api-pkgconfig
 
 ## The C test programs: plain (static library), ASan+UBSan and TSan (shared library).
 c-programs: lib-c setup-c | $(C_OUT)
@@ -91,7 +114,7 @@ test-c-valgrind: c-programs
 	$(VALGRIND) $(C_OUT)/threads $(C_THREADS_SMALL)
 
 ## test-c: the whole C suite.
-test-c: setup-c test-c-crate test-c-plain test-c-asan test-c-tsan test-c-valgrind
+test-c: setup-c test-c-crate test-c-plain test-c-asan test-c-tsan test-c-valgrind test-c-install
 	@echo "test-c: header fresh; C tests passed plain, under ASan+UBSan, TSan and valgrind"
 
 ## test-python: the Python package, installed as a user would, and its tests.
