@@ -1,0 +1,128 @@
+"""Exceptions: one base class, one subclass per result code of the C API."""
+from __future__ import annotations
+
+from ._ffi import ffi, lib
+
+
+class Error(Exception):
+    """Any error reported by bangui_state. `message` is the library's full
+    message (e.g. ``event.status.online: expected a boolean, found a
+    string``); `code` the C API's result code (0 for errors raised in Python)."""
+
+    code: int = 0
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class NullArgumentError(Error):
+    """A required argument was missing (a NULL pointer; e.g. a closed machine)."""
+
+    code = lib.BANGUI_RESULT_NULL_ARGUMENT
+
+
+class InvalidUtf8Error(Error):
+    """A string was not valid UTF-8 (e.g. it held a lone surrogate)."""
+
+    code = lib.BANGUI_RESULT_INVALID_UTF8
+
+
+class InvalidJsonError(Error):
+    """A JSON text was not JSON at all (syntax error, truncated, NaN)."""
+
+    code = lib.BANGUI_RESULT_INVALID_JSON
+
+
+class InvalidEventError(Error):
+    """An event was malformed: unknown type, a missing or mistyped field."""
+
+    code = lib.BANGUI_RESULT_INVALID_EVENT
+
+
+class InvalidSettingsError(Error):
+    """Bootstrap settings were malformed."""
+
+    code = lib.BANGUI_RESULT_INVALID_SETTINGS
+
+
+class InvalidStateError(Error):
+    """A state to restore was malformed or inconsistent."""
+
+    code = lib.BANGUI_RESULT_INVALID_STATE
+
+
+class UnknownSchemaVersionError(Error):
+    """A state to restore names a schema_version this build does not know."""
+
+    code = lib.BANGUI_RESULT_UNKNOWN_SCHEMA_VERSION
+
+
+class InvalidInstantError(Error):
+    """A `now` or an RFC 3339 text was not a valid instant."""
+
+    code = lib.BANGUI_RESULT_INVALID_INSTANT
+
+
+class NaiveDatetimeError(InvalidInstantError, ValueError):
+    """A naive datetime (no tzinfo) was given: it is ambiguous, so it is refused."""
+
+
+class RevisionExhaustedError(Error):
+    """The machine's revision is at its maximum."""
+
+    code = lib.BANGUI_RESULT_REVISION_EXHAUSTED
+
+
+class PoisonedError(Error):
+    """A previous call panicked while holding the machine: it is unusable."""
+
+    code = lib.BANGUI_RESULT_POISONED
+
+
+class PanicError(Error):
+    """The library panicked (a bug); the call was abandoned."""
+
+    code = lib.BANGUI_RESULT_PANIC
+
+
+class InsufficientBufferError(Error):
+    """A buffer was too small (not raised by this package's own calls)."""
+
+    code = lib.BANGUI_RESULT_INSUFFICIENT_BUFFER
+
+
+class OtherError(Error):
+    """An error this version of the package has no class for."""
+
+    code = lib.BANGUI_RESULT_OTHER_ERROR
+
+
+_BY_CODE: dict[int, type[Error]] = {
+    cls.code: cls
+    for cls in (
+        NullArgumentError,
+        InvalidUtf8Error,
+        InvalidJsonError,
+        InvalidEventError,
+        InvalidSettingsError,
+        InvalidStateError,
+        UnknownSchemaVersionError,
+        InvalidInstantError,
+        RevisionExhaustedError,
+        PoisonedError,
+        PanicError,
+        InsufficientBufferError,
+        OtherError,
+    )
+}
+
+
+def check(code: int) -> None:
+    """Raises the error for a failed call. Must run on the calling thread right
+    after the call: the message is the library's thread-local last error."""
+    if code != lib.BANGUI_RESULT_OK:
+        message = ffi.string(lib.bangui_last_error_message()).decode("utf-8", "replace")
+        raise _BY_CODE.get(code, Error)(message, code)

@@ -1,0 +1,123 @@
+# bangui-state C ABI (bindings-c/) and its Python package (bindings-c/python/).
+#
+#   make test-c       header freshness + crate tests, then the C tests plain,
+#                     under ASan+UBSan, ThreadSanitizer and valgrind memcheck
+#   make test-python  pip-installs bindings-c/python and runs its pytest suite
+#   make header       regenerates bindings-c/include/bangui_state.h
+#   make lib-c        builds libbangui_state.so and libbangui_state.a (release)
+#   make install-c    installs them, the header and bangui_state.pc under PREFIX
+#                     (default /usr/local; DESTDIR honoured)
+#
+# Everything installs what it needs first (setup-c), idempotently.
+
+TEST_TARGETS += test-c test-python
+
+C_TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
+C_LIBDIR     := $(C_TARGET_DIR)/release
+C_OUT        := $(C_TARGET_DIR)/c
+C_INCLUDE    := bindings-c/include
+C_TESTS      := api bad_inputs vectors threads
+C_WARN       := -std=c11 -Wall -Wextra -Werror -g -O1 -D_POSIX_C_SOURCE=200809L
+C_CFLAGS     := $(C_WARN) -I$(C_INCLUDE) -Itests/c
+C_STATIC     := $(C_LIBDIR)/libbangui_state.a -lpthread -ldl -lm
+C_SHARED     := -L$(C_LIBDIR) -lbangui_state -Wl,-rpath,$(C_LIBDIR)
+# The conformance vectors (from main) and this binding's own traces.
+C_VECTORS    := $(sort $(wildcard tests/vectors/*.jsonl)) bindings-c/tests/vectors/binding.jsonl
+C_THREADS_SMALL := 8 2000
+VALGRIND     := valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible \
+                --errors-for-leak-kinds=definite,indirect,possible
+C_PYTHON     ?= python3
+C_APT_PACKAGES := gcc make pkg-config valgrind libcjson-dev libasan8 libubsan1 libtsan2
+
+PREFIX       ?= /usr/local
+C_VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+
+.PHONY: install-c test-c-install setup-c lib-c header test-c test-c-crate test-c-plain test-c-asan test-c-tsan test-c-valgrind \
+        test-python setup-python c-programs
+
+## setup-c: Debian packages (compiler, valgrind, cJSON, sanitizer runtimes) and Python packages.
+setup-c:
+	@missing=""; for p in $(C_APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "setup-c: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+setup-python: setup-c
+	@$(C_PYTHON) -c "import cffi, pytest, structlog" 2>/dev/null || \
+	  $(C_PYTHON) -m pip install --quiet --disable-pip-version-check "cffi>=1.15" pytest structlog
+
+lib-c:
+	$(CARGO) build --release -p bangui-state-c
+
+header:
+	BANGUI_BLESS=1 $(CARGO) test --release -p bangui-state-c --test header
+
+$(C_OUT):
+	mkdir -p $@
+
+## install-c: lib/libbangui_state.{so,a}, include/bangui_state.h, lib/pkgconfig/bangui_state.pc.
+install-c: lib-c
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 644 $(C_LIBDIR)/libbangui_state.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(C_LIBDIR)/libbangui_state.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(C_INCLUDE)/bangui_state.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(C_VERSION)|' bindings-c/bangui_state.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bangui_state.pc
+
+## test-c-install: install into a scratch prefix and build a host with pkg-config alone.
+test-c-install: setup-c | $(C_OUT)
+	rm -rf $(C_OUT)/prefix
+	$(MAKE) --no-print-directory install-c PREFIX=$(C_OUT)/prefix
+	export PKG_CONFIG_PATH=$(C_OUT)/prefix/lib/pkgconfig; \
+	gcc $(C_WARN) -Itests/c tests/c/api.c -o $(C_OUT)/api-pkgconfig $$(pkg-config --cflags --libs bangui_state) \
+	  -Wl,-rpath,$(C_OUT)/prefix/lib -lcjson && $(C_OUT)/api-pkgconfig
+
+## The C test programs: plain (static library), ASan+UBSan and TSan (shared library).
+c-programs: lib-c setup-c | $(C_OUT)
+	@for t in $(C_TESTS); do \
+	  case $$t in api|vectors) libs=-lcjson;; threads) libs=-lpthread;; *) libs=;; esac; \
+	  set -x; \
+	  gcc $(C_CFLAGS) tests/c/$$t.c -o $(C_OUT)/$$t $(C_STATIC) $$libs; \
+	  gcc $(C_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	      tests/c/$$t.c -o $(C_OUT)/$$t-asan $(C_SHARED) $$libs; \
+	  { set +x; } 2>/dev/null; \
+	done
+	gcc $(C_CFLAGS) -fsanitize=thread tests/c/threads.c -o $(C_OUT)/threads-tsan $(C_SHARED) -lpthread
+	$(C_PYTHON) tests/c/vectors_to_lines.py $(C_VECTORS) > $(C_OUT)/vectors.lines
+
+test-c-crate:
+	$(CARGO) test --release -p bangui-state-c
+
+test-c-plain: c-programs
+	$(C_OUT)/api
+	$(C_OUT)/bad_inputs
+	$(C_OUT)/vectors $(C_OUT)/vectors.lines
+	$(C_OUT)/threads 8 10000
+
+test-c-asan: c-programs
+	export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; \
+	$(C_OUT)/api-asan && $(C_OUT)/bad_inputs-asan && $(C_OUT)/vectors-asan $(C_OUT)/vectors.lines && \
+	$(C_OUT)/threads-asan 8 10000
+
+# TSan sees the C side (the Rust library is not instrumented on stable Rust);
+# setarch -R works around TSan's mapping check on kernels with high ASLR entropy.
+test-c-tsan: c-programs
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66:suppressions=$(abspath tests/c/tsan.supp) setarch $$(uname -m) -R $(C_OUT)/threads-tsan 8 10000
+
+test-c-valgrind: c-programs
+	$(VALGRIND) $(C_OUT)/api
+	$(VALGRIND) $(C_OUT)/bad_inputs
+	$(VALGRIND) $(C_OUT)/vectors $(C_OUT)/vectors.lines
+	$(VALGRIND) $(C_OUT)/threads $(C_THREADS_SMALL)
+
+## test-c: the whole C suite.
+test-c: setup-c test-c-crate test-c-plain test-c-asan test-c-tsan test-c-valgrind test-c-install
+	@echo "test-c: header fresh; C tests passed plain, under ASan+UBSan, TSan and valgrind"
+
+## test-python: the Python package, installed as a user would, and its tests.
+test-python: setup-python lib-c
+	BANGUI_STATE_LIB= $(C_PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings-c/python
+	cd bindings-c/python && BANGUI_STATE_VECTORS="$(abspath $(C_VECTORS))" $(C_PYTHON) -m pytest -q tests ../../examples/python
