@@ -135,3 +135,16 @@ def test_steady_state_effects_come_from_the_library(bootstrap: dict[str, Any]) -
     assert report.steady and report[3] is None  # no effects JSON was built by the probe
     assert report.effects == [{"type": "log", "level": "debug", "event": "health_check_complete",
                                "fields": {"online": True, "version": "1.1.0", "active_jails": 2}}]
+
+
+def test_a_steady_probe_at_a_huge_revision_reports_it_exactly(bootstrap: dict[str, Any]) -> None:
+    """Revisions too large for the API-mode glue's packed result take the full report."""
+    m = Machine(bootstrap)
+    m.health_probe(True, "1.1.0", 2, now=T0)
+    state = m.state
+    state["revision"] = 2**64 - 3
+    big = Machine.restore(state)
+    report = big.health_probe(True, "1.1.0", 2, now=T0)
+    assert report.steady and report.revision == 2**64 - 2
+    assert report.effects[0]["event"] == "health_check_complete"
+    assert big.health_probe(True, "1.1.0", 2, now=T0).revision == 2**64 - 1

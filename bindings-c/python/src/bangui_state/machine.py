@@ -220,6 +220,21 @@ def _check_active_jails(active_jails: object) -> None:
 
 _health_probe = lib.bangui_machine_health_probe
 assert LOG_HEALTH_CHECK_COMPLETE == 16  # inlined in Machine.health_probe
+_py_probe: Any = getattr(lib, "bangui_py_health_probe", None)  # API mode only
+
+
+def _probe_outcome(online: bool, version: str | None, active_jails: int) -> ProbeReport:
+    """The report of a glue probe that was not a packable steady state (a
+    transition or an error), read from this thread's slot at once."""
+    report, effects_out = ffi.new("bangui_probe_report *"), ffi.new("char **")
+    code = lib.bangui_py_health_probe_last(report, effects_out)
+    if code:
+        raise error_for(code)
+    logs = report.logs
+    seconds = report.seconds_since_activation if logs & LOG_ACTIVATION_CRASH_DETECTED else None
+    ptr = effects_out[0]
+    effects = None if ptr == _NULL else cast(list[Effect], _loads(_take_string(ptr)))
+    return ProbeReport((logs, seconds, report.revision, effects, online, version, active_jails))
 _machine_step = lib.bangui_machine_step
 _string_free = lib.bangui_string_free
 _string = ffi.string
@@ -320,6 +335,11 @@ class Machine:
         if type(active_jails) is not int or not 0 <= active_jails <= _U64_MAX:
             _check_active_jails(active_jails)
         micros = now if type(now) is int and _I64_MIN <= now <= _I64_MAX else _micros(now)
+        if _py_probe is not None:  # API mode: one scalar call (build_ffi.py's glue)
+            packed = _py_probe(self._handle, online, version_arg, active_jails, micros)
+            if packed >= 0:
+                return ProbeReport((16, None, packed >> 5, None, online, version, active_jails))
+            return _probe_outcome(online, version, active_jails)
         try:
             buffers = _probe_buffers.pop()
         except IndexError:
