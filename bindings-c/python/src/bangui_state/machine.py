@@ -332,11 +332,16 @@ class Machine:
             version_arg = _versions.get(version) if type(version) is str else None
             if version_arg is None:
                 version_arg = _encode_version(version)
-        if type(active_jails) is not int or not 0 <= active_jails <= _U64_MAX:
+        if type(active_jails) is not int:
             _check_active_jails(active_jails)
-        micros = now if type(now) is int and _I64_MIN <= now <= _I64_MAX else _micros(now)
+        micros = now if type(now) is int else _micros(now)
         if _py_probe is not None:  # API mode: one scalar call (build_ffi.py's glue)
-            packed = _py_probe(self._handle, online, version_arg, active_jails, micros)
+            try:
+                packed = _py_probe(self._handle, online, version_arg, active_jails, micros)
+            except OverflowError:  # cffi's range check of active_jails or now: say which, as we do
+                _check_active_jails(active_jails)
+                _micros(now)
+                raise
             if packed >= 0:
                 return ProbeReport((16, None, packed >> 5, None, online, version, active_jails))
             return _probe_outcome(online, version, active_jails)
@@ -345,6 +350,10 @@ class Machine:
         except IndexError:
             buffers = ffi.new("bangui_probe_report *"), ffi.new("char **")
         report, effects_out = buffers
+        if not 0 <= active_jails <= _U64_MAX or not _I64_MIN <= micros <= _I64_MAX:
+            _probe_buffers.append(buffers)
+            _check_active_jails(active_jails)
+            _micros(now)
         code = _health_probe(self._handle, online, version_arg, active_jails, micros, report, effects_out)
         if code:
             _probe_buffers.append(buffers)
