@@ -7,10 +7,14 @@
 #   make lib-c        builds libbangui_state.so and libbangui_state.a (release)
 #   make install-c    installs them, the header and bangui_state.pc under PREFIX
 #                     (default /usr/local; DESTDIR honoured)
+#   make bench-c      times the C ABI from a C program  -> target/bench/c.json
+#   make bench-python times the installed Python package -> target/bench/python.json
+#                     (make test runs both once, untimed, with --quick)
 #
 # Everything installs what it needs first (setup-c), idempotently.
 
 TEST_TARGETS += test-c test-python
+BENCH_TARGETS += bench-c bench-python
 
 C_TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 C_LIBDIR     := $(C_TARGET_DIR)/release
@@ -32,7 +36,7 @@ C_APT_PACKAGES := gcc make pkg-config valgrind libcjson-dev libasan8 libubsan1 l
 PREFIX       ?= /usr/local
 C_VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
-.PHONY: install-c test-c-install setup-c lib-c header test-c test-c-crate test-c-plain test-c-asan test-c-tsan test-c-valgrind \
+.PHONY: bench-c bench-python bench-c-program python-install install-c test-c-install setup-c lib-c header test-c test-c-crate test-c-plain test-c-asan test-c-tsan test-c-valgrind \
         test-python setup-python c-programs
 
 ## setup-c: Debian packages (compiler, valgrind, cJSON, sanitizer runtimes) and Python packages.
@@ -91,11 +95,13 @@ c-programs: lib-c setup-c | $(C_OUT)
 test-c-crate:
 	$(CARGO) test --release -p bangui-state-c
 
-test-c-plain: c-programs
+test-c-plain: c-programs bench-c-program
 	$(C_OUT)/api
 	$(C_OUT)/bad_inputs
 	$(C_OUT)/vectors $(C_OUT)/vectors.lines
 	$(C_OUT)/threads 8 10000
+	# The benchmark once, untimed (tiny counts, no output file), to keep it compiling and working.
+	$(C_OUT)/bench --quick > /dev/null
 
 test-c-asan: c-programs
 	export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; \
@@ -117,7 +123,26 @@ test-c-valgrind: c-programs
 test-c: setup-c test-c-crate test-c-plain test-c-asan test-c-tsan test-c-valgrind test-c-install
 	@echo "test-c: header fresh; C tests passed plain, under ASan+UBSan, TSan and valgrind"
 
-## test-python: the Python package, installed as a user would, and its tests.
-test-python: setup-python lib-c
+## python-install: the Python package, installed as a user would (cffi API mode, compiled here).
+python-install: setup-python lib-c
 	BANGUI_STATE_LIB= $(C_PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings-c/python
+
+## test-python: the installed package's tests; the benchmark once, untimed.
+test-python: python-install
 	cd bindings-c/python && BANGUI_STATE_VECTORS="$(abspath $(C_VECTORS))" $(C_PYTHON) -m pytest -q tests ../../examples/python
+	BANGUI_STATE_LIB= $(C_PYTHON) bench/python/bench.py --quick > /dev/null
+
+## Benchmarks (not tests): make bench runs them, bench/report.py reads target/bench/*.json.
+BENCH_OUT := $(C_TARGET_DIR)/bench
+
+bench-c-program: lib-c setup-c | $(C_OUT)
+	gcc -std=c11 -Wall -Wextra -Werror -O2 -D_POSIX_C_SOURCE=200809L -I$(C_INCLUDE) bench/c/bench.c \
+	  -o $(C_OUT)/bench $(C_STATIC)
+
+bench-c: bench-c-program
+	mkdir -p $(BENCH_OUT)
+	$(C_OUT)/bench $(BENCH_OUT)/c.json
+
+bench-python: python-install
+	mkdir -p $(BENCH_OUT)
+	BANGUI_STATE_LIB= $(C_PYTHON) bench/python/bench.py --out $(BENCH_OUT)/python.json

@@ -317,6 +317,29 @@ enum bangui_result bangui_machine_health_probe(const struct bangui_machine *mach
                                                char **effects_json_out);
 
 /**
+ * The effects of a steady-state health probe with these arguments, as JSON:
+ * what `bangui_machine_step` returns for such a probe, and what
+ * `bangui_machine_health_probe` leaves out (its `effects_json_out` receives
+ * NULL when `report.logs` is exactly `BANGUI_LOG_HEALTH_CHECK_COMPLETE`).
+ * For a host that called the fast path without effects and wants them
+ * afterwards: they depend on the probe's arguments alone. The core computes
+ * them with its own rule, on a scratch state; no machine is involved.
+ *
+ * `version` is borrowed UTF-8 or NULL (no version). `effects_json_out` must
+ * not be NULL. On success `*effects_json_out` is a new string the caller
+ * owns and frees with `bangui_string_free`. On error (`NULL_ARGUMENT`,
+ * `INVALID_UTF8`) nothing is written.
+ *
+ * # Safety
+ * `version` is NULL or a NUL-terminated string; `effects_json_out` is NULL
+ * or writable.
+ */
+enum bangui_result bangui_health_probe_steady_effects_json(bool online,
+                                                           const char *version,
+                                                           uint64_t active_jails,
+                                                           char **effects_json_out);
+
+/**
  * The machine's state in its JSON form (the contract's state object), to
  * persist or to restore with `bangui_machine_restore`.
  *

@@ -24,7 +24,7 @@ use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, MutexGuard};
 
-use bangui_state_core::{Error, ErrorKind, Event, Instant, ProbeTransition, State};
+use bangui_state_core::{Error, ErrorKind, Event, Instant, ProbeTransition, Settings, State};
 
 /// The result of every fallible function. `BANGUI_RESULT_OK` is 0; every
 /// other code means the call failed, wrote none of its outputs, changed no
@@ -598,6 +598,56 @@ pub unsafe extern "C" fn bangui_machine_health_probe(
             // SAFETY: non-NULL and writable by the caller's promise.
             unsafe { effects_json_out.write(json) };
         }
+        Ok(())
+    })
+}
+
+/// The effects of a steady-state health probe with these arguments, as JSON:
+/// what `bangui_machine_step` returns for such a probe, and what
+/// `bangui_machine_health_probe` leaves out (its `effects_json_out` receives
+/// NULL when `report.logs` is exactly `BANGUI_LOG_HEALTH_CHECK_COMPLETE`).
+/// For a host that called the fast path without effects and wants them
+/// afterwards: they depend on the probe's arguments alone. The core computes
+/// them with its own rule, on a scratch state; no machine is involved.
+///
+/// `version` is borrowed UTF-8 or NULL (no version). `effects_json_out` must
+/// not be NULL. On success `*effects_json_out` is a new string the caller
+/// owns and frees with `bangui_string_free`. On error (`NULL_ARGUMENT`,
+/// `INVALID_UTF8`) nothing is written.
+///
+/// # Safety
+/// `version` is NULL or a NUL-terminated string; `effects_json_out` is NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bangui_health_probe_steady_effects_json(
+    online: bool,
+    version: *const c_char,
+    active_jails: u64,
+    effects_json_out: *mut *mut c_char,
+) -> bangui_result {
+    boundary("bangui_health_probe_steady_effects_json", || {
+        let version = if version.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
+            Some(unsafe { str_arg(version, "version") }?)
+        };
+        let out = out_arg(effects_json_out, "effects_json_out")?;
+        // The same probe twice on a scratch state: the second one is, by the
+        // core's rule, the steady state for these arguments.
+        let mut scratch = State::new(Settings::new(false, 0.0)?);
+        let now = instant_arg(0, "now")?;
+        scratch.health_probe(online, version, active_jails, now)?;
+        let report = scratch.health_probe(online, version, active_jails, now)?;
+        if report.transition() != ProbeTransition::Unchanged {
+            return Err(Failure::new(
+                bangui_result::OtherError,
+                "bangui_health_probe_steady_effects_json: the repeated probe was not steady".into(),
+            ));
+        }
+        let json = json_string(&report.effects())?;
+        // SAFETY: non-NULL and writable by the caller's promise.
+        unsafe { out.write(json) };
         Ok(())
     })
 }

@@ -48,6 +48,12 @@ static void probe_both(bangui_machine *fast, bangui_machine *slow, bool online, 
         (unsigned long long)revision);
   if (expected_logs == BANGUI_LOG_HEALTH_CHECK_COMPLETE) {
     CHECK(fast_effects == NULL, "the steady state returns no effects JSON");
+    /* ...and the library gives them on request, from the probe's arguments alone. */
+    char *steady = NULL;
+    REQUIRE(bangui_health_probe_steady_effects_json(online, version, jails, &steady) == BANGUI_RESULT_OK,
+            "steady effects: %s", last_error());
+    CHECK(same_json(steady, slow_effects), "steady effects %s\n json effects %s", steady, slow_effects);
+    bangui_string_free(steady);
   } else {
     CHECK(fast_effects != NULL && same_json(fast_effects, slow_effects), "fast effects %s\n json effects %s",
           fast_effects ? fast_effects : "(null)", slow_effects);

@@ -69,6 +69,11 @@ static void null_arguments(void) {
   expect("probe(NULL report)", bangui_machine_health_probe(m, true, "1", 1, NOW, NULL, &out),
          BANGUI_RESULT_NULL_ARGUMENT, "report_out: must not be NULL");
   CHECK(report.logs == 99 && report.revision == 99, "report_out was written on failure");
+  expect("steady_effects(.., NULL)", bangui_health_probe_steady_effects_json(true, "1", 1, NULL),
+         BANGUI_RESULT_NULL_ARGUMENT, "effects_json_out: must not be NULL");
+  expect("steady_effects(bad UTF-8)", bangui_health_probe_steady_effects_json(true, "1.\xc3(", 1, &out),
+         BANGUI_RESULT_INVALID_UTF8, "version: invalid UTF-8 at byte 2");
+  CHECK(out == sentinel, "effects_json_out was written on failure");
 
   expect("state_json(NULL)", bangui_machine_state_json(NULL, &out), BANGUI_RESULT_NULL_ARGUMENT,
          "machine: must not be NULL");

@@ -109,3 +109,42 @@ def test_parse_instant_truncates_to_the_microsecond() -> None:
     assert bangui_state.parse_instant("2026-04-27T18:42:00.0000019+02:00") == T0 + timedelta(microseconds=1)
     with pytest.raises(bangui_state.InvalidInstantError, match="expected an RFC 3339 instant"):
         bangui_state.parse_instant("yesterday")
+
+
+def test_now_as_int_unix_microseconds_is_the_same_instant(bootstrap: dict[str, Any]) -> None:
+    by_datetime, by_int = Machine(bootstrap), Machine(bootstrap)
+    micros = bangui_state.to_unix_micros(T0)
+    assert micros == 1_777_308_120_000_000
+    by_datetime.step({"type": "jail_activated", "jail_name": "sshd"}, T0)
+    by_int.step({"type": "jail_activated", "jail_name": "sshd"}, micros)
+    assert by_datetime.health_probe(True, now=T0 + timedelta(microseconds=7)) == \
+        by_int.health_probe(True, now=micros + 7)
+    assert by_datetime.state_json == by_int.state_json
+    assert by_int.next_deadline(micros) == T0 + timedelta(seconds=60)
+    with pytest.raises(bangui_state.InvalidInstantError, match="out of range"):
+        by_int.health_probe(True, now=2**63)
+    with pytest.raises(TypeError):
+        by_int.step({"type": "activation_cleared"}, True)  # a bool is not an instant
+    assert by_int.revision == 2
+
+
+def test_steady_state_effects_come_from_the_library(bootstrap: dict[str, Any]) -> None:
+    m = Machine(bootstrap)
+    m.health_probe(True, "1.1.0", 2, now=T0)
+    report = m.health_probe(True, "1.1.0", 2, now=T0 + timedelta(seconds=5))
+    assert report.steady and report[3] is None  # no effects JSON was built by the probe
+    assert report.effects == [{"type": "log", "level": "debug", "event": "health_check_complete",
+                               "fields": {"online": True, "version": "1.1.0", "active_jails": 2}}]
+
+
+def test_a_steady_probe_at_a_huge_revision_reports_it_exactly(bootstrap: dict[str, Any]) -> None:
+    """Revisions too large for the API-mode glue's packed result take the full report."""
+    m = Machine(bootstrap)
+    m.health_probe(True, "1.1.0", 2, now=T0)
+    state = m.state
+    state["revision"] = 2**64 - 3
+    big = Machine.restore(state)
+    report = big.health_probe(True, "1.1.0", 2, now=T0)
+    assert report.steady and report.revision == 2**64 - 2
+    assert report.effects[0]["event"] == "health_check_complete"
+    assert big.health_probe(True, "1.1.0", 2, now=T0).revision == 2**64 - 1

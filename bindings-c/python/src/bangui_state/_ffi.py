@@ -1,28 +1,28 @@
-"""Loads libbangui_state with cffi (ABI mode), declared from the committed header.
+"""The C library behind the package: one `ffi` / `lib` pair, in one of two modes.
 
-The declarations are the header's own: `bangui_state.h` is read, its
-preprocessor lines are dropped (cffi's cdef takes plain C declarations and
-integer #defines), and the rest goes to `ffi.cdef` unchanged.
+- API mode (the default): `bangui_state._bangui_state_cffi`, a CPython
+  extension compiled by cffi at `pip install` time from the committed header
+  (`build_ffi.py`) and linked against the `libbangui_state.so` shipped in the
+  package (found through an `$ORIGIN` rpath). Calls are plain C calls.
+- ABI mode: when `BANGUI_STATE_LIB` is set at run time, that library is
+  loaded with `ffi.dlopen`, declared from the same header; also the fallback
+  when the package was built without the extension.
+
+Both expose the same `ffi` and `lib` interface; `MODE` says which one is in use.
 """
 from __future__ import annotations
 
+import importlib
 import os
-import re
-from pathlib import Path
+from typing import Any
 
 from cffi import FFI  # type: ignore[import-untyped]
 
-_HERE = Path(__file__).resolve().parent
+from ._cdef import _HERE, cdef_from_header, header_path
+
 LIB_NAME = "libbangui_state.so"
-_DEFINE = re.compile(r"#\s*define\s+(\w+)\s+(-?\d+|0[xX][0-9a-fA-F]+)\s*$")
 
-
-def header_path() -> Path:
-    """The header: the package's copy, else the source tree's (an uninstalled checkout)."""
-    for candidate in (_HERE / "bangui_state.h", _HERE.parents[2] / "include" / "bangui_state.h"):
-        if candidate.exists():
-            return candidate
-    raise ImportError("bangui_state: bangui_state.h not found in the package or the source tree")
+__all__ = ["LIB_NAME", "MODE", "cdef_from_header", "ffi", "header_path", "lib", "library_path"]
 
 
 def library_path() -> str:
@@ -39,28 +39,22 @@ def library_path() -> str:
     )
 
 
-def cdef_from_header(text: str) -> str:
-    """The header's declarations for `FFI.cdef`: preprocessor lines dropped,
-    except integer `#define`s, and the `__cplusplus` blocks skipped."""
-    out: list[str] = []
-    in_cplusplus = False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            if re.match(r"#\s*ifdef\s+__cplusplus\b", stripped):
-                in_cplusplus = True
-            elif in_cplusplus and re.match(r"#\s*endif\b", stripped):
-                in_cplusplus = False
-            else:
-                define = _DEFINE.match(stripped)
-                if define:
-                    out.append(f"#define {define[1]} {define[2]}")
-            continue
-        if not in_cplusplus:
-            out.append(line)
-    return "\n".join(out)
+def _abi_mode(path: str) -> tuple[Any, Any]:
+    abi_ffi = FFI()
+    abi_ffi.cdef(cdef_from_header(header_path().read_text(encoding="utf-8")))
+    return abi_ffi, abi_ffi.dlopen(path)
 
 
-ffi = FFI()
-ffi.cdef(cdef_from_header(header_path().read_text(encoding="utf-8")))
-lib = ffi.dlopen(library_path())
+def _load() -> tuple[Any, Any, str]:
+    if not os.environ.get("BANGUI_STATE_LIB"):
+        try:
+            compiled = importlib.import_module(f"{__package__}._bangui_state_cffi")
+        except ImportError:
+            pass  # built without the extension: ABI mode on the shipped library
+        else:
+            return compiled.ffi, compiled.lib, "api"
+    abi_ffi, abi_lib = _abi_mode(library_path())
+    return abi_ffi, abi_lib, "abi"
+
+
+ffi, lib, MODE = _load()

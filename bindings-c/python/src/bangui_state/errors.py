@@ -120,9 +120,15 @@ _BY_CODE: dict[int, type[Error]] = {
 }
 
 
+def error_for(code: int) -> Error:
+    """The error for a failed call's result code. Must run on the calling
+    thread right after the call: the message is the library's thread-local
+    last error."""
+    message = ffi.string(lib.bangui_last_error_message()).decode("utf-8", "replace")
+    return _BY_CODE.get(code, Error)(message, code)
+
+
 def check(code: int) -> None:
-    """Raises the error for a failed call. Must run on the calling thread right
-    after the call: the message is the library's thread-local last error."""
+    """Raises the error for a failed call (see `error_for`)."""
     if code != lib.BANGUI_RESULT_OK:
-        message = ffi.string(lib.bangui_last_error_message()).decode("utf-8", "replace")
-        raise _BY_CODE.get(code, Error)(message, code)
+        raise error_for(code)
