@@ -28,6 +28,11 @@ cp bindings-wasm/README.md "$pkg/README.md"
   names=$(grep -oE '^export (class|function|const) [A-Za-z_]+' bindings-wasm/npm/errors.js | awk '{ print $3 }' | paste -sd, -)
   echo "module.exports = { $names };"
 } > "$pkg/node/errors.cjs"
+{
+  echo "'use strict';"
+  sed -e 's/^export //' bindings-wasm/npm/glue.js
+  echo "module.exports = { install };"
+} > "$pkg/node/glue.cjs"
 
 # wasm-opt: binaryen from npm (pinned in tests/wasm/package.json), else a
 # system one recent enough for wasm-bindgen's externref table (Debian
