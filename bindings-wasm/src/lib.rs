@@ -821,6 +821,18 @@ mod tests {
     }
 
     #[test]
+    fn wide_numbers_are_found_outside_strings_only() {
+        assert!(!has_wide_number(r#"{"revision":9007199254740,"v":"1.1.0"}"#));
+        assert!(has_wide_number(r#"{"revision":18446744073709551615}"#));
+        assert!(has_wide_number(r#"[9007199254740991]"#)); // 16 digits: conservative
+        assert!(!has_wide_number(r#"["12345678901234567890"]"#));
+        assert!(!has_wide_number(r#"["a\"12345678901234567890"]"#));
+        assert!(has_wide_number(r#"["a\\",12345678901234567890]"#));
+        assert!(has_wide_number(r#"{"s":0.30000000000000004}"#)); // a long float: the exact path too
+        assert!(!has_wide_number(r#"{"s":12.5,"t":1e300}"#));
+    }
+
+    #[test]
     fn errors_display_path_then_message() {
         let e = BindError::new("invalid_event", "event.type", "unknown");
         assert_eq!(e.to_string(), "event.type: unknown");
