@@ -168,16 +168,13 @@ function fastProbe(machine, online, version, jails, now) {
 /** The version string last sent to this machine's `__probe` (kept on both sides). */
 const LAST_VERSION = Symbol('bangui-state last probe version');
 
-const PROBE_EVENT_KEYS = new Set(['type', 'status']);
-const PROBE_STATUS_KEYS = new Set(['online', 'version', 'active_jails']);
-
 /** Whether `event` is exactly a plain health_probe_completed event with the three known status keys at most. */
 function isPlainProbeEvent(event) {
   if (!isPlainObject(event) || event.type !== 'health_probe_completed') return false;
-  for (const key in event) if (!PROBE_EVENT_KEYS.has(key)) return false;
+  for (const key in event) if (key !== 'type' && key !== 'status') return false;
   const status = event.status;
   if (!isPlainObject(status)) return false;
-  for (const key in status) if (!PROBE_STATUS_KEYS.has(key)) return false;
+  for (const key in status) if (key !== 'online' && key !== 'version' && key !== 'active_jails') return false;
   return true;
 }
 
@@ -186,17 +183,23 @@ export function install(wasm) {
   const proto = wasm.Machine.prototype;
   proto.step = function step(event, now) {
     if (typeof now === 'number') {
-      let fields;
+      let plainProbe = false;
+      let online;
+      let version;
+      let jails;
       try {
         if (isPlainProbeEvent(event)) {
           const status = event.status;
-          fields = { online: status.online, version: status.version, jails: status.active_jails };
+          online = status.online;
+          version = status.version;
+          jails = status.active_jails;
+          plainProbe = true;
         }
       } catch {
-        fields = undefined; // a throwing getter: the converter reports it
+        plainProbe = false; // a throwing getter: the converter reports it
       }
-      if (fields !== undefined) {
-        const effects = fastProbe(this, fields.online, fields.version, fields.jails, now);
+      if (plainProbe) {
+        const effects = fastProbe(this, online, version, jails, now);
         if (effects !== undefined) return effects;
       }
       const text = jsonText(event);
@@ -206,14 +209,20 @@ export function install(wasm) {
   };
   proto.healthProbe = function healthProbe(probe, now) {
     if (typeof now === 'number' && probe !== null && typeof probe === 'object') {
-      let fields;
+      let read = false;
+      let online;
+      let version;
+      let jails;
       try {
-        fields = { online: probe.online, version: probe.version, jails: probe.activeJails };
+        online = probe.online;
+        version = probe.version;
+        jails = probe.activeJails;
+        read = true;
       } catch {
-        fields = undefined; // a throwing getter: the general path reports it
+        read = false; // a throwing getter: the general path reports it
       }
-      if (fields !== undefined) {
-        const effects = fastProbe(this, fields.online, fields.version, fields.jails, now);
+      if (read) {
+        const effects = fastProbe(this, online, version, jails, now);
         if (effects !== undefined) return effects;
       }
     }
