@@ -3,6 +3,8 @@
 #   make test-wasm     build the package, type-check, Node tests on the installed tarball
 #   make test-browser  the dashboard demo driven in headless Chromium
 #   make demo-web      serve the demo on http://127.0.0.1:$(DEMO_WEB_PORT)/
+#   make bench-node    Node per-call medians (vs a hand-written JS reducer) and the
+#                      .wasm size: target/bench/node.json, target/bench/wasm_size.json
 #
 # All set-up (wasm32 target, wasm-bindgen CLI at the crate's exact version,
 # Chromium, the pinned npm tools) is done by bindings-wasm/scripts/setup.sh,
@@ -12,8 +14,9 @@ DEMO_WEB_PORT ?= 8137
 NODE ?= node
 
 TEST_TARGETS += test-wasm test-browser
+BENCH_TARGETS += bench-node
 
-.PHONY: wasm-setup wasm-package test-wasm test-browser demo-web
+.PHONY: wasm-setup wasm-package test-wasm test-browser demo-web bench-node
 
 wasm-setup:
 	bindings-wasm/scripts/setup.sh
@@ -24,6 +27,8 @@ wasm-package: wasm-setup
 test-wasm: wasm-package
 	$(CARGO) clippy --quiet -p bangui-state-wasm --target wasm32-unknown-unknown -- -D warnings
 	$(NODE) --test tests/wasm/package.test.mjs
+	# The benchmark is not a test: a few hundred calls, untimed in effect, to keep it working.
+	$(NODE) bindings-wasm/scripts/bench.mjs --quick > /dev/null
 
 test-browser: wasm-package
 	$(NODE) --test tests/wasm/browser.test.mjs
@@ -31,3 +36,6 @@ test-browser: wasm-package
 demo-web: wasm-package
 	$(NODE) bindings-wasm/demo/prepare.mjs target/demo-web
 	$(NODE) bindings-wasm/demo/serve.mjs target/demo-web $(DEMO_WEB_PORT)
+
+bench-node: wasm-package
+	$(NODE) bindings-wasm/scripts/bench.mjs

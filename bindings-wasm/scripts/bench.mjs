@@ -1,28 +1,54 @@
-// A rough per-step cost of the package in Node (not a test; no assertions).
-//   node bindings-wasm/scripts/bench.mjs   (after bindings-wasm/scripts/build.sh)
-import { Machine, step } from '../pkg/node/index.mjs';
+// The Node benchmark of the npm package (make bench-node), on the packed
+// tarball installed into a fresh project, as a user would get it:
+//
+//   node bindings-wasm/scripts/bench.mjs            -> target/bench/node.json, target/bench/wasm_size.json
+//   node bindings-wasm/scripts/bench.mjs --quick    a few hundred calls, nothing written (make test-wasm)
+//
+// node.json: per-call medians of machine.step (the steady-state health
+// probe), machine.healthProbe and, as the baseline in the same run, a
+// hand-written JS reducer for the same probe events (bench-runner.mjs).
+// wasm_size.json: the installed package's .wasm, raw and gzip -9.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { constants, gzipSync } from 'node:zlib';
+import { installInto, OUT, ROOT } from '../../tests/wasm/support.mjs';
 
-const BOOT = { session_cache_enabled: true, session_cache_ttl_seconds: 3600, database_path: '/var/lib/bangui/bangui.db' };
-const T0 = Date.parse('2026-04-27T16:42:00Z');
+const quick = process.argv.includes('--quick');
+const consumer = installInto(join(OUT, quick ? 'bench-quick' : 'bench-consumer'), {
+  'bench-runner.mjs': fileURLToPath(new URL('./bench-runner.mjs', import.meta.url)),
+});
+const output = execFileSync(process.execPath, ['bench-runner.mjs', ...(quick ? ['--quick'] : [])], {
+  cwd: consumer,
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const { rows } = JSON.parse(output);
 
-function time(label, n, fn) {
-  for (let i = 0; i < Math.min(n, 2000); i += 1) fn(i); // warm-up
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i += 1) fn(i);
-  const ns = Number(process.hrtime.bigint() - start) / n;
-  console.log(`${label.padEnd(58)} ${(ns / 1000).toFixed(2).padStart(7)} us/op`);
-}
+const wasm = join(consumer, 'node_modules', 'bangui-state', 'node', 'bangui_state_wasm_bg.wasm');
+const raw = statSync(wasm).size;
+const gzip = gzipSync(readFileSync(wasm), { level: constants.Z_BEST_COMPRESSION }).length;
 
-const m = new Machine(BOOT);
-const online = { online: true, version: '1.1.0', activeJails: 3 };
-const onlineEvent = { type: 'health_probe_completed', status: { online: true, version: '1.1.0', active_jails: 3 } };
-time('machine.healthProbe(steady online), epoch ms', 200_000, (i) => m.healthProbe(online, T0 + i));
-time('machine.step(health_probe_completed, steady), epoch ms', 200_000, (i) => m.step(onlineEvent, T0 + i));
-time('machine.step(health_probe_completed), RFC 3339 now', 100_000, () => m.step(onlineEvent, '2026-04-27T16:42:00.000000Z'));
-time('machine.step(jail_activated), Date now', 200_000, () => m.step({ type: 'jail_activated', jail_name: 'sshd' }, new Date(T0)));
-time('machine.step(settings_updated)', 100_000, (i) => m.step({ type: 'settings_updated', overrides: { session_cache_enabled: i % 2 === 0 } }, T0));
-time('machine.state()', 100_000, () => m.state());
-time('machine.nextDeadline(now)', 200_000, (i) => m.nextDeadline(T0 + i));
-const s = m.state();
-time('step(state, event, now) (pure: state in and out)', 50_000, (i) => step(s, onlineEvent, T0 + i));
-time('new Machine(settings) + free()', 100_000, () => new Machine(BOOT).free());
+const round = (ns) => Math.round(ns * 10) / 10;
+for (const row of rows) console.log(`${row.name.padEnd(22)} ${String(round(row.median_ns)).padStart(9)} ns  ${row.note}`);
+console.log(`${'wasm raw'.padEnd(22)} ${String(raw).padStart(9)} B`);
+console.log(`${'wasm gzip -9'.padEnd(22)} ${String(gzip).padStart(9)} B`);
+if (quick) process.exit(0);
+
+const results = join(ROOT, 'target', 'bench');
+mkdirSync(results, { recursive: true });
+const node = {
+  title: `WebAssembly package in Node ${process.version} (installed tarball; median of 41 rounds of 20 000 calls)`,
+  rows: rows.map((r) => ({ ...r, median_ns: round(r.median_ns) })),
+};
+writeFileSync(join(results, 'node.json'), `${JSON.stringify(node, null, 2)}\n`);
+const size = {
+  title: 'WebAssembly module size (bangui_state_wasm_bg.wasm, after wasm-opt)',
+  rows: [
+    { name: 'raw', bytes: raw, note: 'bytes on disk' },
+    { name: 'gzip', bytes: gzip, note: 'gzip -9 (zlib level 9)' },
+  ],
+};
+writeFileSync(join(results, 'wasm_size.json'), `${JSON.stringify(size, null, 2)}\n`);
+console.log(`wrote ${join(results, 'node.json')} and ${join(results, 'wasm_size.json')}`);

@@ -4,7 +4,8 @@
 #
 #   cargo (profile wasm-release: opt-level z, LTO, panic=abort, 1 CGU)
 #   -> wasm-bindgen --weak-refs, three targets: bundler, web, nodejs
-#   -> wasm-opt -Oz on each output (when binaryen is installed)
+#   -> wasm-opt -Oz --converge (producers and target-features sections
+#      stripped) on each output (when binaryen is installed)
 #   -> the hand-written entry points and types from bindings-wasm/npm/
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,6 +29,11 @@ cp bindings-wasm/README.md "$pkg/README.md"
   names=$(grep -oE '^export (class|function|const) [A-Za-z_]+' bindings-wasm/npm/errors.js | awk '{ print $3 }' | paste -sd, -)
   echo "module.exports = { $names };"
 } > "$pkg/node/errors.cjs"
+{
+  echo "'use strict';"
+  sed -e 's/^export //' bindings-wasm/npm/glue.js
+  echo "module.exports = { install };"
+} > "$pkg/node/glue.cjs"
 
 # wasm-opt: binaryen from npm (pinned in tests/wasm/package.json), else a
 # system one recent enough for wasm-bindgen's externref table (Debian
@@ -45,7 +51,7 @@ for target in bundler web nodejs; do
   wasm-bindgen --target "$target" --weak-refs --out-dir "$dir" "$raw"
   rm -f "$dir"/bangui_state_wasm.d.ts "$dir"/bangui_state_wasm_bg.wasm.d.ts
   if [ -n "$wasm_opt" ]; then
-    "$wasm_opt" -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+    "$wasm_opt" -Oz --converge --strip-producers --strip-target-features --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
       --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
       "$dir/bangui_state_wasm_bg.wasm" -o "$dir/bangui_state_wasm_bg.wasm.opt"
     mv "$dir/bangui_state_wasm_bg.wasm.opt" "$dir/bangui_state_wasm_bg.wasm"

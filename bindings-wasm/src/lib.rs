@@ -27,9 +27,9 @@
 use core::cell::RefCell;
 use core::fmt;
 
-use bangui_state_core::{self as core_api, Event, Instant, State, Trace};
+use bangui_state_core::{self as core_api, Event, Instant, ProbeTransition, State, Trace};
 use js_sys::{Array, Function, Object, Reflect};
-use serde::ser::Serialize;
+use serde::Serialize;
 use serde_json::{Map, Number, Value};
 use wasm_bindgen::prelude::*;
 
@@ -287,26 +287,57 @@ fn to_json(value: JsValue, root: &str, kind: &'static str) -> JsResult<Value> {
 // ---------------------------------------------------------------------------
 // Outputs
 
-/// Serializes an output as plain JS objects. Integers beyond
-/// `Number.MAX_SAFE_INTEGER` (only reachable from `BigInt` input) cannot be
-/// numbers without loss: such an output is given with BigInts for its
-/// 64-bit integers instead.
-fn to_js<T: Serialize + ?Sized>(value: &T) -> JsResult<JsValue> {
-    let plain = serde_wasm_bindgen::Serializer::json_compatible();
-    value
-        .serialize(&plain)
-        .or_else(|_| {
-            let wide = serde_wasm_bindgen::Serializer::json_compatible()
-                .serialize_large_number_types_as_bigints(true);
-            value.serialize(&wide)
-        })
-        .map_err(|e| {
-            BindError::new(
-                "invalid_state",
-                "",
-                format!("cannot convert the output to JavaScript: {e}"),
-            )
-        })
+/// Serializes an output as JSON text, which the package's JavaScript turns
+/// into plain objects with `JSON.parse`: one string crossing instead of one
+/// import call per key and value (in Node 20 on the development machine a
+/// one-effect result took ~13 µs through serde-wasm-bindgen's serializer,
+/// ~2 µs as text, most of it `JSON.parse`). An output with an integer of 16
+/// digits or more (only reachable from `BigInt` input, e.g. a revision
+/// beyond 2^53) would lose digits in `JSON.parse`: its text is marked with a
+/// leading `!`, and the JavaScript side reads it with its own small parser,
+/// which gives such integers as `BigInt`s.
+fn to_out<T: Serialize + ?Sized>(value: &T) -> JsResult<JsValue> {
+    let mut text = serde_json::to_string(value)
+        .map_err(|_| BindError::new("invalid_state", "", "cannot convert the output to JavaScript"))?;
+    if has_wide_number(&text) {
+        text.insert(0, '!');
+    }
+    Ok(JsValue::from_str(&text))
+}
+
+/// Whether JSON text has a run of 16 or more digits outside its strings: an
+/// integer that may exceed `Number.MAX_SAFE_INTEGER` (a long float's digits
+/// count too; such an output merely takes the slower, exact path).
+fn has_wide_number(text: &str) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut run = 0u32;
+    for b in text.bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                run = 0;
+            }
+            b'0'..=b'9' => {
+                run += 1;
+                if run >= 16 {
+                    return true;
+                }
+            }
+            _ => run = 0,
+        }
+    }
+    false
 }
 
 fn u64_to_js(v: u64) -> JsValue {
@@ -371,7 +402,12 @@ impl fmt::Display for JsNumber {
             v if v.is_nan() => f.write_str("NaN"),
             v if v == f64::INFINITY => f.write_str("Infinity"),
             v if v == f64::NEG_INFINITY => f.write_str("-Infinity"),
-            v => write!(f, "{v}"),
+            // JavaScript's own spelling (`1e+21`), which also keeps Rust's
+            // float formatting (~10 KB of wasm) out of the module.
+            v => match js_sys::Number::from(v).to_string_with_radix(10) {
+                Ok(text) => f.write_str(&String::from(text)),
+                Err(_) => f.write_str("a number"),
+            },
         }
     }
 }
@@ -458,17 +494,24 @@ fn read_state(state: JsValue) -> JsResult<State> {
 #[wasm_bindgen]
 pub struct Machine {
     state: RefCell<State>,
+    /// The last version string given to [`Machine::probe`], so that the
+    /// package's JavaScript (which remembers the same string) can send
+    /// [`Machine::probe_same_version`] instead of encoding it again: the
+    /// string crossing was a third of a steady-state probe's cost.
+    probe_version: RefCell<Option<String>>,
+}
+
+fn busy() -> BindError {
+    BindError::new(
+        "invalid_state",
+        "",
+        "the machine is busy (re-entrant call from a getter)",
+    )
 }
 
 impl Machine {
     fn with_state<T>(&self, f: impl FnOnce(&mut State) -> JsResult<T>) -> JsResult<T> {
-        let mut state = self.state.try_borrow_mut().map_err(|_| {
-            BindError::new(
-                "invalid_state",
-                "",
-                "the machine is busy (re-entrant call from a getter)",
-            )
-        })?;
+        let mut state = self.state.try_borrow_mut().map_err(|_| busy())?;
         f(&mut state)
     }
 
@@ -487,6 +530,7 @@ impl Machine {
         let state = State::from_bootstrap_value(&settings).map_err(BindError::from)?;
         Ok(Machine {
             state: RefCell::new(state),
+            probe_version: RefCell::new(None),
         })
     }
 
@@ -494,40 +538,125 @@ impl Machine {
     pub fn restore(state: JsValue) -> Result<Machine, JsValue> {
         Ok(Machine {
             state: RefCell::new(read_state(state)?),
+            probe_version: RefCell::new(None),
         })
     }
 
-    /// Applies `event` at `now` and returns the effects. On error the
-    /// machine is unchanged.
+    /// Applies `event` at `now` and returns the effects (JSON text, see
+    /// [`to_out`]). On error the machine is unchanged.
+    #[wasm_bindgen(js_name = "__step")]
     pub fn step(&self, event: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
         // `now` first, then the event: the order in which a trace step is read.
         let now = instant_from_js(&now)?;
         let event = read_event(event)?;
-        Ok(self.with_state(|state| to_js(&state.apply(event, now)?))?)
+        Ok(self.with_state(|state| to_out(&state.apply(event, now)?))?)
     }
 
+    /// [`Machine::step`] with the event as JSON text (`JSON.stringify` of a
+    /// plain value, which the package's JavaScript checked first: finite
+    /// safe-integer numbers, strings without surrogates, plain objects and
+    /// arrays, nothing else) and `now` as epoch milliseconds. Read by the
+    /// core's own JSON reader, with the same errors as the value path.
+    #[wasm_bindgen(js_name = "__stepText")]
+    pub fn step_text(&self, event: &str, now_ms: f64) -> Result<JsValue, JsValue> {
+        let now = instant_from_millis(now_ms)?;
+        let event = Event::from_json(event).map_err(BindError::from)?;
+        Ok(self.with_state(|state| to_out(&state.apply(event, now)?))?)
+    }
+
+    /// The probe fast path with scalars only: `online`, `version`,
+    /// `active_jails` (a safe non-negative integer, checked by the caller
+    /// and again here) and `now` as epoch milliseconds. Returns `undefined`
+    /// when fail2ban's online flag did not change (the steady state): the
+    /// effects are then exactly `[health_check_complete {online, version,
+    /// active_jails}]` with the arguments' values, which the package's
+    /// JavaScript builds itself, so nothing crosses back. Otherwise the
+    /// effects as [`to_out`] gives them.
+    #[wasm_bindgen(js_name = "__probe")]
+    pub fn probe(
+        &self,
+        online: bool,
+        version: Option<String>,
+        active_jails: f64,
+        now_ms: f64,
+    ) -> Result<JsValue, JsValue> {
+        if let Some(text) = &version {
+            // Remembered before anything can fail: the JavaScript side
+            // remembers it before the call, so the two always agree.
+            if let Ok(mut slot) = self.probe_version.try_borrow_mut() {
+                *slot = Some(text.clone());
+            }
+        }
+        self.probe_inner(online, version.as_deref(), active_jails, now_ms)
+    }
+
+    /// [`Machine::probe`] with the version string of the last call that
+    /// gave one (the JavaScript side checked that it is the same string).
+    #[wasm_bindgen(js_name = "__probeSameVersion")]
+    pub fn probe_same_version(
+        &self,
+        online: bool,
+        active_jails: f64,
+        now_ms: f64,
+    ) -> Result<JsValue, JsValue> {
+        let version = self.probe_version.try_borrow().map_err(|_| busy())?;
+        self.probe_inner(online, version.as_deref(), active_jails, now_ms)
+    }
+}
+
+impl Machine {
+    fn probe_inner(
+        &self,
+        online: bool,
+        version: Option<&str>,
+        active_jails: f64,
+        now_ms: f64,
+    ) -> Result<JsValue, JsValue> {
+        let now = instant_from_millis(now_ms)?;
+        if !(active_jails >= 0.0 && active_jails <= MAX_SAFE_INTEGER as f64 && active_jails.fract() == 0.0) {
+            return Err(BindError::new(
+                "invalid_event",
+                "event.status.active_jails",
+                "expected a non-negative integer",
+            )
+            .into());
+        }
+        Ok(self.with_state(|state| {
+            let report = state.health_probe(online, version, active_jails as u64, now)?;
+            if report.transition() == ProbeTransition::Unchanged {
+                Ok(JsValue::UNDEFINED)
+            } else {
+                to_out(&report.effects())
+            }
+        })?)
+    }
+}
+
+#[wasm_bindgen]
+impl Machine {
     /// `health_probe_completed` without building an event object:
     /// `{online, version, activeJails}` (version and activeJails optional).
     /// Input that is not exactly well typed goes through the event path, so
     /// it fails with the core's message (`event.status.online: ...`).
-    #[wasm_bindgen(js_name = healthProbe)]
+    #[wasm_bindgen(js_name = "__healthProbe")]
     pub fn health_probe(&self, status: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
         let now = instant_from_js(&now)?;
         match fast_probe_fields(&status) {
             Some((online, version, active_jails)) => Ok(self.with_state(|state| {
                 let report = state.health_probe(online, version.as_deref(), active_jails, now)?;
-                to_js(&report.effects())
+                to_out(&report.effects())
             })?),
             None => {
                 let event = read_event(probe_event(&status))?;
-                Ok(self.with_state(|state| to_js(&state.apply(event, now)?))?)
+                Ok(self.with_state(|state| to_out(&state.apply(event, now)?))?)
             }
         }
     }
 
-    /// The state in its JSON form (a fresh plain object).
+    /// The state in its JSON form (JSON text, see [`to_out`]).
+    #[wasm_bindgen(js_name = "__state")]
     pub fn state(&self) -> Result<JsValue, JsValue> {
-        Ok(self.with_state(|state| to_js(state))?)
+        Ok(self.with_state(|state| to_out(state))?)
     }
 
     /// The number of events accepted so far.
@@ -613,7 +742,7 @@ fn probe_event(status: &JsValue) -> JsValue {
 
 /// The pure functional form: `{state, effects}` after `event` at `now`;
 /// `state` is not modified.
-#[wasm_bindgen]
+#[wasm_bindgen(js_name = "__pureStep")]
 pub fn step(state: JsValue, event: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
     let state = read_state(state)?;
     let now = instant_from_js(&now)?;
@@ -624,7 +753,7 @@ pub fn step(state: JsValue, event: JsValue, now: JsValue) -> Result<JsValue, JsV
         state: &'a State,
         effects: &'a [core_api::Effect],
     }
-    Ok(to_js(&Output {
+    Ok(to_out(&Output {
         state: &next,
         effects: &effects,
     })?)
@@ -632,10 +761,10 @@ pub fn step(state: JsValue, event: JsValue, now: JsValue) -> Result<JsValue, JsV
 
 /// Replays a trace (the CLI's replay format, `{bootstrap, steps}`) through
 /// the core's own replay: one `{effects, state}` or `{error, state}` per step.
-#[wasm_bindgen]
+#[wasm_bindgen(js_name = "__replay")]
 pub fn replay(trace: JsValue) -> Result<JsValue, JsValue> {
     let trace = Trace::from_value(&to_json(trace, "trace", "invalid_trace")?).map_err(BindError::from)?;
-    Ok(to_js(&trace.replay())?)
+    Ok(to_out(&trace.replay())?)
 }
 
 #[cfg(test)]
@@ -689,6 +818,18 @@ mod tests {
                 "{ms}: {micros} vs {product}"
             );
         }
+    }
+
+    #[test]
+    fn wide_numbers_are_found_outside_strings_only() {
+        assert!(!has_wide_number(r#"{"revision":9007199254740,"v":"1.1.0"}"#));
+        assert!(has_wide_number(r#"{"revision":18446744073709551615}"#));
+        assert!(has_wide_number(r#"[9007199254740991]"#)); // 16 digits: conservative
+        assert!(!has_wide_number(r#"["12345678901234567890"]"#));
+        assert!(!has_wide_number(r#"["a\"12345678901234567890"]"#));
+        assert!(has_wide_number(r#"["a\\",12345678901234567890]"#));
+        assert!(has_wide_number(r#"{"s":0.30000000000000004}"#)); // a long float: the exact path too
+        assert!(!has_wide_number(r#"{"s":12.5,"t":1e300}"#));
     }
 
     #[test]

@@ -1,11 +1,15 @@
 // Entry point for bundlers (webpack, Vite, Rollup with a wasm plugin): the
 // wasm-bindgen "bundler" output, which imports the .wasm file as a module.
-import { __setErrorFactory } from './bangui_state_wasm.js';
+import * as wasm from './bangui_state_wasm.js';
 import { __makeError } from '../errors.js';
+import { install } from '../glue.js';
 
-__setErrorFactory(__makeError);
+wasm.__setErrorFactory(__makeError);
 
-export { Machine, step, replay } from './bangui_state_wasm.js';
+const api = install(wasm);
+
+export { Machine } from './bangui_state_wasm.js';
+export const { step, replay } = api;
 export {
   BanguiStateError, InvalidJsonError, InvalidEventError, InvalidSettingsError, InvalidStateError,
   UnknownSchemaVersionError, InvalidInstantError, RevisionExhaustedError, InvalidTraceError,

@@ -3,12 +3,14 @@
 // loads the .wasm file synchronously.
 const wasm = require('./bangui_state_wasm.js');
 const errors = require('./errors.cjs');
+const glue = require('./glue.cjs');
 
 wasm.__setErrorFactory(errors.__makeError);
+const api = glue.install(wasm);
 
 exports.Machine = wasm.Machine;
-exports.step = wasm.step;
-exports.replay = wasm.replay;
+exports.step = api.step;
+exports.replay = api.replay;
 exports.BanguiStateError = errors.BanguiStateError;
 exports.InvalidJsonError = errors.InvalidJsonError;
 exports.InvalidEventError = errors.InvalidEventError;

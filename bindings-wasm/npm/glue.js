@@ -1,0 +1,242 @@
+// The package's JavaScript half of the boundary, shared by every entry point
+// (the Node entry gets a CommonJS twin, node/glue.cjs, made by build.sh).
+//
+// Outputs cross as JSON text and become plain objects with JSON.parse (one
+// string instead of one wasm import call per key and value). Inputs that are
+// plainly JSON (checked here, in JavaScript, without crossing) cross as
+// JSON.stringify text and are read by the core's own JSON reader, with the
+// same errors. Anything else (NaN, functions, Dates, BigInts, cycles, deep
+// nesting, throwing getters, class instances, lone surrogates, numbers that
+// are not safe integers) goes through the wasm side's value converter, which
+// names what is wrong and where.
+
+/** Deeper input goes through the converter (which rejects beyond 128 levels). */
+const MAX_PLAIN_DEPTH = 64;
+/** Longer arrays go through the converter (which rejects beyond 2^20). */
+const MAX_PLAIN_LENGTH = 1 << 16;
+const SURROGATE = /[\uD800-\uDFFF]/;
+const OBJECT_PROTO = Object.prototype;
+const ARRAY_PROTO = Array.prototype;
+
+function plain(value, depth) {
+  switch (typeof value) {
+    case 'string':
+      return !SURROGATE.test(value);
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isSafeInteger(value);
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= MAX_PLAIN_DEPTH) return false;
+      const proto = Object.getPrototypeOf(value);
+      if (proto === ARRAY_PROTO) {
+        if (!Array.isArray(value) || value.length > MAX_PLAIN_LENGTH) return false;
+        for (let i = 0; i < value.length; i += 1) {
+          const item = value[i];
+          if (item !== undefined && !plain(item, depth + 1)) return false;
+        }
+        return true;
+      }
+      if (proto !== OBJECT_PROTO && proto !== null) return false;
+      if (value.toJSON !== undefined) return false;
+      for (const key in value) {
+        if (SURROGATE.test(key)) return false;
+        const item = value[key];
+        if (item !== undefined && !plain(item, depth + 1)) return false;
+      }
+      // Inherited enumerable keys (a polluted Object.prototype) would differ
+      // from JSON.stringify's own keys only in what was checked: harmless.
+      return true;
+    }
+    default:
+      return false; // undefined at the root, function, symbol, bigint
+  }
+}
+
+/** `value` as JSON text when it is plainly JSON, else `undefined`. */
+function jsonText(value) {
+  try {
+    return plain(value, 0) ? JSON.stringify(value) : undefined;
+  } catch {
+    return undefined; // a throwing getter or proxy trap: the converter reports it
+  }
+}
+
+/**
+ * A wasm result: JSON text, parsed here. Text marked with a leading `!` has
+ * an integer of 16 digits or more (only reachable from BigInt input, e.g. a
+ * revision beyond 2^53): it is read by `parseWide`, which gives integers
+ * beyond Number.MAX_SAFE_INTEGER as BigInts instead of rounding them.
+ */
+function out(text) {
+  return text.charCodeAt(0) === 33 ? parseWide(text.slice(1)) : JSON.parse(text);
+}
+
+const NUMBER = /-?\d+(\.\d+)?([eE][+-]?\d+)?/y;
+const STRING = /"(?:[^"\\]|\\.)*"/y;
+
+/** JSON.parse for the core's own (valid, compact) output, wide integers as BigInts. */
+function parseWide(text) {
+  let at = 0;
+  function value() {
+    const c = text[at];
+    if (c === '{') {
+      const object = {};
+      at += 1;
+      if (text[at] === '}') { at += 1; return object; }
+      for (;;) {
+        const key = string();
+        at += 1; // ':'
+        const item = value();
+        // As JSON.parse: an own "__proto__" key, never the prototype.
+        if (key === '__proto__') Object.defineProperty(object, key, { value: item, enumerable: true, writable: true, configurable: true });
+        else object[key] = item;
+        if (text[at++] === '}') return object; // else ','
+      }
+    }
+    if (c === '[') {
+      const array = [];
+      at += 1;
+      if (text[at] === ']') { at += 1; return array; }
+      for (;;) {
+        array.push(value());
+        if (text[at++] === ']') return array; // else ','
+      }
+    }
+    if (c === '"') return string();
+    if (text.startsWith('true', at)) { at += 4; return true; }
+    if (text.startsWith('false', at)) { at += 5; return false; }
+    if (text.startsWith('null', at)) { at += 4; return null; }
+    NUMBER.lastIndex = at;
+    const match = NUMBER.exec(text);
+    if (match === null) throw new SyntaxError(`bangui-state: unexpected output at ${at}`);
+    at = NUMBER.lastIndex;
+    const number = Number(match[0]);
+    return match[1] === undefined && match[2] === undefined && !Number.isSafeInteger(number) ? BigInt(match[0]) : number;
+  }
+  function string() {
+    STRING.lastIndex = at;
+    const match = STRING.exec(text);
+    if (match === null) throw new SyntaxError(`bangui-state: unexpected output at ${at}`);
+    at = STRING.lastIndex;
+    return JSON.parse(match[0]);
+  }
+  return value();
+}
+
+function safeCount(value) {
+  return value === undefined || (Number.isSafeInteger(value) && value >= 0);
+}
+
+function isPlainObject(value) {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === OBJECT_PROTO || proto === null;
+}
+
+/**
+ * The probe fast path: `online`, `version`, `activeJails` and epoch ms cross
+ * as scalars. When the online flag did not change (the steady state) the wasm
+ * side returns undefined and the effects are exactly health_check_complete
+ * with these values (the core decided the branch; this only spells the one
+ * effect, in the core's key order). `undefined` here means "not fast".
+ */
+function fastProbe(machine, online, version, jails, now) {
+  if (typeof online !== 'boolean' || !safeCount(jails)) return undefined;
+  if (version == null) {
+    version = null;
+  } else if (typeof version !== 'string' || SURROGATE.test(version)) {
+    return undefined; // the converter replaces lone surrogates: let it
+  }
+  if (jails === undefined) jails = 0;
+  let result;
+  if (version === null) {
+    result = machine.__probe(online, undefined, jails, now);
+  } else if (version === machine[LAST_VERSION]) {
+    result = machine.__probeSameVersion(online, jails, now);
+  } else {
+    machine[LAST_VERSION] = version; // the wasm side remembers it too, first thing
+    result = machine.__probe(online, version, jails, now);
+  }
+  if (result === undefined) {
+    return [{ type: 'log', level: 'debug', event: 'health_check_complete', fields: { online, version, active_jails: jails } }];
+  }
+  return out(result);
+}
+
+/** The version string last sent to this machine's `__probe` (kept on both sides). */
+const LAST_VERSION = Symbol('bangui-state last probe version');
+
+/** Whether `event` is exactly a plain health_probe_completed event with the three known status keys at most. */
+function isPlainProbeEvent(event) {
+  if (!isPlainObject(event) || event.type !== 'health_probe_completed') return false;
+  for (const key in event) if (key !== 'type' && key !== 'status') return false;
+  const status = event.status;
+  if (!isPlainObject(status)) return false;
+  for (const key in status) if (key !== 'online' && key !== 'version' && key !== 'active_jails') return false;
+  return true;
+}
+
+/** Installs the public methods on the wasm-bindgen classes; returns the free functions. */
+export function install(wasm) {
+  const proto = wasm.Machine.prototype;
+  proto.step = function step(event, now) {
+    if (typeof now === 'number') {
+      let plainProbe = false;
+      let online;
+      let version;
+      let jails;
+      try {
+        if (isPlainProbeEvent(event)) {
+          const status = event.status;
+          online = status.online;
+          version = status.version;
+          jails = status.active_jails;
+          plainProbe = true;
+        }
+      } catch {
+        plainProbe = false; // a throwing getter: the converter reports it
+      }
+      if (plainProbe) {
+        const effects = fastProbe(this, online, version, jails, now);
+        if (effects !== undefined) return effects;
+      }
+      const text = jsonText(event);
+      if (text !== undefined) return out(this.__stepText(text, now));
+    }
+    return out(this.__step(event, now));
+  };
+  proto.healthProbe = function healthProbe(probe, now) {
+    if (typeof now === 'number' && probe !== null && typeof probe === 'object') {
+      let read = false;
+      let online;
+      let version;
+      let jails;
+      try {
+        online = probe.online;
+        version = probe.version;
+        jails = probe.activeJails;
+        read = true;
+      } catch {
+        read = false; // a throwing getter: the general path reports it
+      }
+      if (read) {
+        const effects = fastProbe(this, online, version, jails, now);
+        if (effects !== undefined) return effects;
+      }
+    }
+    return out(this.__healthProbe(probe, now));
+  };
+  proto.state = function state() {
+    return out(this.__state());
+  };
+  return {
+    step(state, event, now) {
+      return out(wasm.__pureStep(state, event, now));
+    },
+    replay(trace) {
+      return out(wasm.__replay(trace));
+    },
+  };
+}
