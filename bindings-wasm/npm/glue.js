@@ -137,10 +137,10 @@ function isPlainObject(value) {
 
 /**
  * The probe fast path: `online`, `version`, `activeJails` and epoch ms cross
- * as scalars. When the online flag did not change (the steady state) the wasm
- * side returns undefined and the effects are exactly health_check_complete
- * with these values (the core decided the branch; this only spells the one
- * effect, in the core's key order). `undefined` here means "not fast".
+ * as scalars. The wasm side returns the core's effects as text; for a steady
+ * probe (no transition) whose status equals the last steady one's it returns
+ * `undefined` instead, meaning "the same effects as then", which are kept
+ * here. `undefined` from this function means "not fast".
  */
 function fastProbe(machine, online, version, jails, now) {
   if (typeof online !== 'boolean' || !safeCount(jails)) return undefined;
@@ -159,10 +159,29 @@ function fastProbe(machine, online, version, jails, now) {
     machine[LAST_VERSION] = version; // the wasm side remembers it too, first thing
     result = machine.__probe(online, version, jails, now);
   }
-  if (result === undefined) {
-    return [{ type: 'log', level: 'debug', event: 'health_check_complete', fields: { online, version, active_jails: jails } }];
+  if (result === undefined) return copyJson(machine[STEADY_EFFECTS]);
+  if (result.charCodeAt(0) === 61) {
+    // '=': the core's effects of a steady probe, to keep for the next ones.
+    machine[STEADY_EFFECTS] = out(result.slice(1));
+    return copyJson(machine[STEADY_EFFECTS]);
   }
   return out(result);
+}
+
+/**
+ * The effects of this machine's last steady-state probe, as the core made
+ * them: the wasm side returns `undefined` for a steady probe whose status
+ * equals that one's, and the caller gets a fresh copy of these.
+ */
+const STEADY_EFFECTS = Symbol('bangui-state steady probe effects');
+
+/** A deep copy of JSON data (the core's output), so callers may mutate what they get. */
+function copyJson(value) {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(copyJson);
+  const copy = {};
+  for (const key of Object.keys(value)) copy[key] = copyJson(value[key]);
+  return copy;
 }
 
 /** The version string last sent to this machine's `__probe` (kept on both sides). */

@@ -297,12 +297,17 @@ fn to_json(value: JsValue, root: &str, kind: &'static str) -> JsResult<Value> {
 /// leading `!`, and the JavaScript side reads it with its own small parser,
 /// which gives such integers as `BigInt`s.
 fn to_out<T: Serialize + ?Sized>(value: &T) -> JsResult<JsValue> {
+    Ok(JsValue::from_str(&out_text(value)?))
+}
+
+/// The output's JSON text, marked `!` when it holds a wide integer.
+fn out_text<T: Serialize + ?Sized>(value: &T) -> JsResult<String> {
     let mut text = serde_json::to_string(value)
         .map_err(|_| BindError::new("invalid_state", "", "cannot convert the output to JavaScript"))?;
     if has_wide_number(&text) {
         text.insert(0, '!');
     }
-    Ok(JsValue::from_str(&text))
+    Ok(text)
 }
 
 /// Whether JSON text has a run of 16 or more digits outside its strings: an
@@ -499,6 +504,12 @@ pub struct Machine {
     /// [`Machine::probe_same_version`] instead of encoding it again: the
     /// string crossing was a third of a steady-state probe's cost.
     probe_version: RefCell<Option<String>>,
+    /// The status of the last steady-state fast-path probe whose effects were
+    /// sent as text (marked `=`): while the next steady probe has the same
+    /// status, its effects are the same, so `undefined` is returned and the
+    /// JavaScript side hands out a copy of the effects it kept. The effects
+    /// themselves always come from the core.
+    steady_status: RefCell<Option<(bool, Option<String>, u64)>>,
 }
 
 fn busy() -> BindError {
@@ -531,6 +542,7 @@ impl Machine {
         Ok(Machine {
             state: RefCell::new(state),
             probe_version: RefCell::new(None),
+            steady_status: RefCell::new(None),
         })
     }
 
@@ -539,6 +551,7 @@ impl Machine {
         Ok(Machine {
             state: RefCell::new(read_state(state)?),
             probe_version: RefCell::new(None),
+            steady_status: RefCell::new(None),
         })
     }
 
@@ -621,13 +634,23 @@ impl Machine {
             )
             .into());
         }
+        let active_jails = active_jails as u64;
+        let mut steady = self.steady_status.try_borrow_mut().map_err(|_| busy())?;
         Ok(self.with_state(|state| {
-            let report = state.health_probe(online, version, active_jails as u64, now)?;
-            if report.transition() == ProbeTransition::Unchanged {
-                Ok(JsValue::UNDEFINED)
-            } else {
-                to_out(&report.effects())
+            let report = state.health_probe(online, version, active_jails, now)?;
+            if report.transition() != ProbeTransition::Unchanged {
+                return to_out(&report.effects());
             }
+            let same_status = steady
+                .as_ref()
+                .is_some_and(|(o, v, j)| *o == online && v.as_deref() == version && *j == active_jails);
+            if same_status {
+                return Ok(JsValue::UNDEFINED);
+            }
+            *steady = Some((online, version.map(String::from), active_jails));
+            let mut text = out_text(&report.effects())?;
+            text.insert(0, '=');
+            Ok(JsValue::from_str(&text))
         })?)
     }
 }

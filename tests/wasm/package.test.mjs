@@ -235,8 +235,9 @@ describe('Machine', () => {
   });
 
   test('healthProbe gives the same effects and state as the health_probe_completed event', () => {
-    // fast: healthProbe (scalars, steady-state effects built in JS, version
-    // string remembered on both sides); viaStep: the event with epoch ms (the
+    // fast: healthProbe (scalars, the core's steady-state effects kept and
+    // copied in JS while the status repeats, version string remembered on
+    // both sides); viaStep: the event with epoch ms (the
     // same fast path, else JSON text); slow: the event with a Date `now`
     // (the value converter and the general event path).
     const fast = new api.Machine(BOOT);
@@ -267,6 +268,22 @@ describe('Machine', () => {
       assert.deepEqual(fast.state(), slow.state());
       assert.deepEqual(viaStep.state(), slow.state());
     }
+  });
+
+  test('steady-state probe effects are fresh copies: mutating one does not change the next', () => {
+    const m = new api.Machine(BOOT);
+    m.healthProbe({ online: true, version: '1.1.0', activeJails: 2 }, T0);
+    const first = m.healthProbe({ online: true, version: '1.1.0', activeJails: 2 }, T0 + 1);
+    first[0].fields.active_jails = 99;
+    first.push('junk');
+    const second = m.healthProbe({ online: true, version: '1.1.0', activeJails: 2 }, T0 + 2);
+    assert.deepEqual(second, [
+      { type: 'log', level: 'debug', event: 'health_check_complete', fields: { online: true, version: '1.1.0', active_jails: 2 } },
+    ]);
+    assert.notStrictEqual(second, first);
+    // A different status is not served from the kept effects.
+    const third = m.healthProbe({ online: true, version: '1.1.0', activeJails: 3 }, T0 + 3);
+    assert.equal(third[0].fields.active_jails, 3);
   });
 
   test('outputs are plain objects and arrays, not Maps', () => {
