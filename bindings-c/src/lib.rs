@@ -229,6 +229,19 @@ unsafe fn str_arg<'a>(ptr: *const c_char, argument: &str) -> Result<&'a str, Fai
     })
 }
 
+/// An optional string argument: NULL means `None`, else as [`str_arg`].
+///
+/// # Safety
+/// `ptr` is NULL or a NUL-terminated string that outlives `'a`.
+unsafe fn optional_str_arg<'a>(ptr: *const c_char, argument: &str) -> Result<Option<&'a str>, Failure> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: non-NULL, and the caller's promise is forwarded.
+        unsafe { str_arg(ptr, argument) }.map(Some)
+    }
+}
+
 /// Borrows the machine behind a handle.
 ///
 /// # Safety
@@ -548,12 +561,8 @@ pub unsafe extern "C" fn bangui_machine_health_probe(
     boundary("bangui_machine_health_probe", || {
         // SAFETY: forwarded caller promises.
         let machine = unsafe { machine_arg(machine) }?;
-        let version = if version.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
-            Some(unsafe { str_arg(version, "version") }?)
-        };
+        // SAFETY: forwarded caller promise about `version`.
+        let version = unsafe { optional_str_arg(version, "version") }?;
         let report_ptr = out_arg(report_out, "report_out")?;
         let now = instant_arg(now, "now")?;
         let mut state = machine.lock()?;
@@ -626,12 +635,8 @@ pub unsafe extern "C" fn bangui_health_probe_steady_effects_json(
     effects_json_out: *mut *mut c_char,
 ) -> bangui_result {
     boundary("bangui_health_probe_steady_effects_json", || {
-        let version = if version.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
-            Some(unsafe { str_arg(version, "version") }?)
-        };
+        // SAFETY: forwarded caller promise about `version`.
+        let version = unsafe { optional_str_arg(version, "version") }?;
         let out = out_arg(effects_json_out, "effects_json_out")?;
         // The same probe twice on a scratch state: the second one is, by the
         // core's rule, the steady state for these arguments.

@@ -129,8 +129,6 @@ def _steady_effects(online: bool, version: str | None, active_jails: int) -> lis
     return cast(list[Effect], _loads(_take_string(out[0])))
 
 
-
-
 class ProbeReport(tuple[int, "float | None", int, "list[Effect] | None", bool, "str | None", int]):
     """What a fast-path health probe did (an immutable tuple underneath).
 
@@ -235,9 +233,9 @@ def _probe_outcome(online: bool, version: str | None, active_jails: int) -> Prob
     ptr = effects_out[0]
     effects = None if ptr == _NULL else cast(list[Effect], _loads(_take_string(ptr)))
     return ProbeReport((logs, seconds, report.revision, effects, online, version, active_jails))
+
+
 _machine_step = lib.bangui_machine_step
-_string_free = lib.bangui_string_free
-_string = ffi.string
 
 
 class Machine:
@@ -308,10 +306,7 @@ class Machine:
             raise error_for(code)
         ptr = out[0]
         _string_buffers.append(out)
-        try:
-            return cast(bytes, _string(ptr)).decode("utf-8")
-        finally:
-            _string_free(ptr)
+        return _take_string(ptr)
 
     def health_probe(
         self,
