@@ -187,7 +187,8 @@ impl Event {
                     kind,
                     root.key("type"),
                     format!(
-                        "unknown event type {other:?}; expected one of: {}",
+                        "unknown event type {}; expected one of: {}",
+                        json::quoted(other),
                         EVENT_TYPES.join(", ")
                     ),
                 ));

@@ -1,11 +1,11 @@
 //! UTC instants with microsecond precision, as Python's aware `datetime`.
 
 use alloc::format;
-use chrono::{DateTime, Datelike, Timelike, Utc};
 use core::fmt;
 use serde::{Serialize, Serializer};
 
 use crate::error::{Error, ErrorKind};
+use crate::json::quoted;
 
 /// Microseconds in one second.
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
@@ -56,23 +56,27 @@ impl Instant {
 
     /// Parses an RFC 3339 timestamp with any offset, normalising it to UTC and
     /// truncating digits finer than the microsecond.
+    ///
+    /// Accepts what chrono's `DateTime::parse_from_rfc3339` accepts (`T`, `t`
+    /// or a space between date and time, `Z`/`z` or `±HH:MM` with `+`, `-` or
+    /// U+2212, any number of fraction digits); the reason in parenthesis in the
+    /// error is chrono's too. A test checks both against chrono.
     pub fn parse_rfc3339(text: &str) -> Result<Instant, Error> {
         let invalid = |why: &str| {
             Error::new(
                 ErrorKind::InvalidInstant,
                 "",
                 format!(
-                    "expected an RFC 3339 instant like 2026-04-27T16:42:52.000000Z, got {text:?} ({why})"
+                    "expected an RFC 3339 instant like 2026-04-27T16:42:52.000000Z, got {} ({why})",
+                    quoted(text)
                 ),
             )
         };
-        let parsed = DateTime::parse_from_rfc3339(text).map_err(|e| invalid(&format!("{e}")))?;
-        let nanos = parsed.timestamp_subsec_nanos();
+        let (seconds, nanos) = rfc3339::parse(text).map_err(|e| invalid(e.reason()))?;
         if nanos >= 1_000_000_000 {
             return Err(invalid("leap seconds cannot be represented"));
         }
-        parsed
-            .timestamp()
+        seconds
             .checked_mul(MICROS_PER_SECOND)
             .and_then(|us| us.checked_add(i64::from(nanos / 1_000)))
             .and_then(|us| Instant::from_unix_micros(us).ok())
@@ -96,19 +100,28 @@ impl Instant {
 impl fmt::Display for Instant {
     /// Always `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // In range by construction, so the conversion cannot fail.
-        let t = DateTime::<Utc>::from_timestamp_micros(self.0).ok_or(fmt::Error)?;
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.timestamp_subsec_micros()
-        )
+        let seconds = self.0.div_euclid(MICROS_PER_SECOND);
+        let micros = self.0.rem_euclid(MICROS_PER_SECOND);
+        let (year, month, day) = rfc3339::civil_from_days(seconds.div_euclid(86_400));
+        let second_of_day = seconds.rem_euclid(86_400);
+        // Fixed-width digits into a buffer: the range keeps the year at four
+        // digits, and this avoids `core::fmt`'s padding machinery.
+        let mut text = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut value: i64| {
+            for slot in text[at..at + width].iter_mut().rev() {
+                *slot = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, i64::from(month));
+        put(8, 2, i64::from(day));
+        put(11, 2, second_of_day / 3_600);
+        put(14, 2, second_of_day / 60 % 60);
+        put(17, 2, second_of_day % 60);
+        put(20, 6, micros);
+        // Only ASCII digits were written into an ASCII template.
+        f.write_str(core::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -139,6 +152,180 @@ pub fn micros_to_seconds(micros: i64) -> f64 {
         (quotient | sticky) as f64 * power_of_two
     };
     if micros < 0 { -seconds } else { seconds }
+}
+
+/// RFC 3339 text to and from civil dates, on bytes only (no `str` slicing,
+/// whose panic paths would pull `char` formatting into the WebAssembly module).
+mod rfc3339 {
+    /// Why a text is not an RFC 3339 timestamp: chrono's categories, in its words.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(super) enum Reject {
+        TooShort,
+        Invalid,
+        OutOfRange,
+        TooLong,
+    }
+
+    impl Reject {
+        pub(super) fn reason(self) -> &'static str {
+            match self {
+                Reject::TooShort => "premature end of input",
+                Reject::Invalid => "input contains invalid characters",
+                Reject::OutOfRange => "input is out of range",
+                Reject::TooLong => "trailing input",
+            }
+        }
+    }
+
+    /// `text` as (Unix seconds, nanoseconds of the second), the nanoseconds
+    /// at or above 10^9 for a leap second (`:60`), as chrono's
+    /// `timestamp()` and `timestamp_subsec_nanos()`. Checks run in chrono's
+    /// order, so the first problem found is the one chrono reports.
+    pub(super) fn parse(text: &str) -> Result<(i64, u32), Reject> {
+        let bytes = text.as_bytes();
+        if bytes.len() < 19 {
+            return Err(Reject::TooShort);
+        }
+        let digit = |at: usize| match bytes[at] {
+            b @ b'0'..=b'9' => Ok(u32::from(b - b'0')),
+            _ => Err(Reject::Invalid),
+        };
+        let pair = |at: usize| Ok(digit(at)? * 10 + digit(at + 1)?);
+        let expect = |at: usize, byte: u8| {
+            if bytes[at] == byte {
+                Ok(())
+            } else {
+                Err(Reject::Invalid)
+            }
+        };
+        let year = pair(0)? * 100 + pair(2)?;
+        expect(4, b'-')?;
+        let month = pair(5)?;
+        expect(7, b'-')?;
+        let day = pair(8)?;
+        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+            return Err(Reject::OutOfRange);
+        }
+        if !matches!(bytes[10], b'T' | b't' | b' ') {
+            return Err(Reject::Invalid);
+        }
+        let hour = pair(11)?;
+        expect(13, b':')?;
+        let minute = pair(14)?;
+        expect(16, b':')?;
+        let (second, mut nanos) = match pair(17)? {
+            60 => (59, 1_000_000_000), // a leap second, as chrono keeps it
+            second => (second, 0),
+        };
+        let mut rest = &bytes[19..];
+        if let [b'.', fraction @ ..] = rest {
+            let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+            match fraction.first() {
+                None => return Err(Reject::TooShort),
+                Some(_) if digits == 0 => return Err(Reject::Invalid),
+                Some(_) => {}
+            }
+            // Digits past the ninth are skipped; the first six are the microseconds.
+            let mut value = 0;
+            for (i, b) in fraction.iter().take(9).enumerate() {
+                value += u32::from(b - b'0') * 10u32.pow(8 - i as u32);
+                if i + 1 == digits {
+                    break;
+                }
+            }
+            nanos += value;
+            rest = &fraction[digits..];
+        }
+        if hour >= 24 || minute >= 60 || second >= 60 {
+            return Err(Reject::OutOfRange);
+        }
+        let (offset, rest) = offset(rest)?;
+        if !rest.is_empty() {
+            return Err(Reject::TooLong);
+        }
+        if offset.unsigned_abs() >= 86_400 {
+            return Err(Reject::OutOfRange);
+        }
+        let days = days_from_civil(i64::from(year), month, day);
+        let local = days * 86_400 + i64::from(hour * 3_600 + minute * 60 + second);
+        Ok((local - i64::from(offset), nanos))
+    }
+
+    /// `Z`, `z` or `±HH:MM` (hours 00 to 99 here; the caller bounds the
+    /// total), as seconds east of UTC, and what follows it.
+    fn offset(text: &[u8]) -> Result<(i32, &[u8]), Reject> {
+        let (negative, rest) = match text {
+            [b'Z' | b'z', rest @ ..] => return Ok((0, rest)),
+            [b'+', rest @ ..] => (false, rest),
+            [b'-', rest @ ..] => (true, rest),
+            // U+2212 MINUS SIGN, which chrono accepts too.
+            [0xE2, 0x88, 0x92, rest @ ..] => (true, rest),
+            [] => return Err(Reject::TooShort),
+            _ => return Err(Reject::Invalid),
+        };
+        let hours = match rest {
+            [h1 @ b'0'..=b'9', h2 @ b'0'..=b'9', ..] => i32::from((h1 - b'0') * 10 + (h2 - b'0')),
+            [_, _, ..] => return Err(Reject::Invalid),
+            _ => return Err(Reject::TooShort),
+        };
+        let rest = match &rest[2..] {
+            [b':', rest @ ..] => rest,
+            [] => return Err(Reject::TooShort),
+            _ => return Err(Reject::Invalid),
+        };
+        let minutes = match rest {
+            [m1 @ b'0'..=b'5', m2 @ b'0'..=b'9', ..] => i32::from((m1 - b'0') * 10 + (m2 - b'0')),
+            [b'6'..=b'9', b'0'..=b'9', ..] => return Err(Reject::OutOfRange),
+            [_, _, ..] => return Err(Reject::Invalid),
+            _ => return Err(Reject::TooShort),
+        };
+        let seconds = hours * 3_600 + minutes * 60;
+        Ok((if negative { -seconds } else { seconds }, &rest[2..]))
+    }
+
+    fn is_leap_year(year: u32) -> bool {
+        year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    }
+
+    fn days_in_month(year: u32, month: u32) -> u32 {
+        match month {
+            2 if is_leap_year(year) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }
+    }
+
+    /// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+    /// `days_from_civil`, eras of 400 years).
+    pub(super) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+        let year = if month <= 2 { year - 1 } else { year };
+        let era = year.div_euclid(400);
+        let year_of_era = year - era * 400;
+        let month_from_march = i64::from((month + 9) % 12);
+        let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        era * 146_097 + day_of_era - 719_468
+    }
+
+    /// The inverse of [`days_from_civil`]: (year, month, day).
+    pub(super) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+        let days = days + 719_468;
+        let era = days.div_euclid(146_097);
+        let day_of_era = days - era * 146_097;
+        let year_of_era =
+            (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let month_from_march = (5 * day_of_year + 2) / 153;
+        let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
+        let month = if month_from_march < 10 {
+            month_from_march + 3
+        } else {
+            month_from_march - 9
+        } as u32;
+        let year = year_of_era + era * 400;
+        (if month <= 2 { year + 1 } else { year }, month, day)
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,14 @@ pub(crate) fn describe(value: &Value) -> &'static str {
     }
 }
 
+/// `text` quoted as a JSON string, for error messages that repeat the input.
+/// (JSON's quoting rather than Rust's `{:?}`, which would pull Unicode
+/// printability tables, ~5 KB, into the WebAssembly module.)
+pub(crate) fn quoted(text: &str) -> String {
+    // Serialising a `str` cannot fail.
+    serde_json::to_string(text).unwrap_or_default()
+}
+
 pub(crate) fn parse_text(text: &str) -> Result<Value, Error> {
     serde_json::from_str(text)
         .map_err(|e| Error::new(ErrorKind::InvalidJson, "", format!("invalid JSON: {e}")))

@@ -221,7 +221,7 @@ impl State {
                 kind,
                 cache_path,
                 format!(
-                    "{:?} contradicts the effective settings, which call for {:?}",
+                    "\"{}\" contradicts the effective settings, which call for \"{}\"",
                     stored.name(),
                     derived.name()
                 ),

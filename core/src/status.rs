@@ -72,12 +72,14 @@ impl ServerStatus {
                 .as_u64()
                 .ok_or_else(|| fields.mistyped("active_jails", "a non-negative integer", value))?,
         };
-        let extra = fields
-            .map
-            .iter()
-            .filter(|(key, _)| !KNOWN_KEYS.contains(&key.as_str()))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect();
+        // Inserted one by one: `collect` into a map sorts first, which pulls
+        // a stable sort (~3 KB) into the WebAssembly module.
+        let mut extra = Map::new();
+        for (key, value) in fields.map {
+            if !KNOWN_KEYS.contains(&key.as_str()) {
+                extra.insert(key.clone(), value.clone());
+            }
+        }
         Ok(ServerStatus {
             online,
             version,
