@@ -27,6 +27,12 @@
 use core::cell::RefCell;
 use core::fmt;
 
+/// talc rather than the standard library's dlmalloc: ~6 KB less in the
+/// module. wasm-bindgen modules are single-threaded (no `atomics`).
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 use bangui_state_core::{self as core_api, Event, Instant, ProbeTransition, State, Trace};
 use js_sys::{Array, Function, Object, Reflect};
 use serde::Serialize;
