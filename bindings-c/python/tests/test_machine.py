@@ -2,6 +2,9 @@
 settings, the fast path, and the datetime rules."""
 from __future__ import annotations
 
+import math
+import random
+import struct
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -148,3 +151,14 @@ def test_a_steady_probe_at_a_huge_revision_reports_it_exactly(bootstrap: dict[st
     assert report.steady and report.revision == 2**64 - 2
     assert report.effects[0]["event"] == "health_check_complete"
     assert big.health_probe(True, "1.1.0", 2, now=T0).revision == 2**64 - 1
+
+
+def test_floats_in_settings_come_back_exactly() -> None:
+    # Doubles that serde_json's default (fast, inexact) parser read one ulp off;
+    # the library is built with exact parsing, so Python gets its own floats back.
+    rng = random.Random(1234)
+    values = [1.079907802215119e-66, 1.862392953319225e-60, 0.30000000000000004, 5e-324]
+    values += [struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(2000)]
+    values = [v for v in values if math.isfinite(v)]
+    m = Machine({"session_cache_enabled": True, "session_cache_ttl_seconds": 3600, "floats": values})
+    assert m.state["bootstrap_settings"]["floats"] == values
