@@ -211,6 +211,32 @@ function isPlainProbeEvent(event) {
   return true;
 }
 
+/**
+ * The `health_probe_completed` event for a probe the fast path did not take
+ * (a mistyped field, a `Date` or string `now`): `activeJails` renamed to
+ * `active_jails`, each field read once. A getter that threw becomes a getter
+ * that throws the same value, so the event path reports it under its name.
+ */
+function probeEvent(probe) {
+  if (probe === null || typeof probe !== 'object') {
+    return { type: 'health_probe_completed', status: probe };
+  }
+  const status = {};
+  for (const [from, to] of PROBE_FIELDS) {
+    let value;
+    try {
+      value = probe[from];
+    } catch (thrown) {
+      Object.defineProperty(status, to, { enumerable: true, get() { throw thrown; } });
+      continue;
+    }
+    if (value !== undefined) status[to] = value;
+  }
+  return { type: 'health_probe_completed', status };
+}
+
+const PROBE_FIELDS = [['online', 'online'], ['version', 'version'], ['activeJails', 'active_jails']];
+
 /** Installs the public methods on the wasm-bindgen classes; returns the free functions. */
 export function install(wasm) {
   const proto = wasm.Machine.prototype;
@@ -259,7 +285,7 @@ export function install(wasm) {
         if (effects !== undefined) return effects;
       }
     }
-    return out(this.__healthProbe(probe, now));
+    return this.step(probeEvent(probe), now);
   };
   proto.state = function state() {
     return out(this.__state());

@@ -34,7 +34,7 @@ use core::fmt;
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 use bangui_state_core::{self as core_api, Event, Instant, ProbeTransition, State, Trace};
-use js_sys::{Array, Function, Object, Reflect};
+use js_sys::{Array, Function, Reflect};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 use wasm_bindgen::prelude::*;
@@ -663,25 +663,6 @@ impl Machine {
 
 #[wasm_bindgen]
 impl Machine {
-    /// `health_probe_completed` without building an event object:
-    /// `{online, version, activeJails}` (version and activeJails optional).
-    /// Input that is not exactly well typed goes through the event path, so
-    /// it fails with the core's message (`event.status.online: ...`).
-    #[wasm_bindgen(js_name = "__healthProbe")]
-    pub fn health_probe(&self, status: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
-        let now = instant_from_js(&now)?;
-        match fast_probe_fields(&status) {
-            Some((online, version, active_jails)) => Ok(self.with_state(|state| {
-                let report = state.health_probe(online, version.as_deref(), active_jails, now)?;
-                to_out(&report.effects())
-            })?),
-            None => {
-                let event = read_event(probe_event(&status))?;
-                Ok(self.with_state(|state| to_out(&state.apply(event, now)?))?)
-            }
-        }
-    }
-
     /// The state in its JSON form (JSON text, see [`to_out`]).
     #[wasm_bindgen(js_name = "__state")]
     pub fn state(&self) -> Result<JsValue, JsValue> {
@@ -711,62 +692,6 @@ impl Machine {
             })
         })?)
     }
-}
-
-/// The three fields of a fast-path probe, when they are exactly well typed.
-fn fast_probe_fields(status: &JsValue) -> Option<(bool, Option<String>, u64)> {
-    if !status.is_object() || status.is_function() {
-        return None;
-    }
-    let online = Reflect::get(status, &"online".into()).ok()?.as_bool()?;
-    let version = Reflect::get(status, &"version".into()).ok()?;
-    let version = if version.is_undefined() || version.is_null() {
-        None
-    } else {
-        Some(version.as_string()?)
-    };
-    let jails = Reflect::get(status, &"activeJails".into()).ok()?;
-    let active_jails = if jails.is_undefined() {
-        0
-    } else {
-        let n = jails.as_f64()?;
-        if !(n >= 0.0 && n <= MAX_SAFE_INTEGER as f64 && n.fract() == 0.0) {
-            return None;
-        }
-        n as u64
-    };
-    Some((online, version, active_jails))
-}
-
-/// `{type: "health_probe_completed", status: {online, version, active_jails}}`
-/// from a probe argument that the fast path could not read.
-fn probe_event(status: &JsValue) -> JsValue {
-    let event = Object::new();
-    let _ = Reflect::set(&event, &"type".into(), &"health_probe_completed".into());
-    let body: JsValue = if status.is_object() && !status.is_function() {
-        let body = Object::new();
-        for (from, to) in [
-            ("online", "online"),
-            ("version", "version"),
-            ("activeJails", "active_jails"),
-        ] {
-            match Reflect::get(status, &from.into()) {
-                Ok(v) if v.is_undefined() => {}
-                Ok(v) => {
-                    let _ = Reflect::set(&body, &to.into(), &v);
-                }
-                Err(e) => {
-                    // A throwing getter: report it as that field's value.
-                    let _ = Reflect::set(&body, &to.into(), &e);
-                }
-            }
-        }
-        body.into()
-    } else {
-        status.clone()
-    };
-    let _ = Reflect::set(&event, &"status".into(), &body);
-    event.into()
 }
 
 /// The pure functional form: `{state, effects}` after `event` at `now`;

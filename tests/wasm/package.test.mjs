@@ -458,6 +458,17 @@ describe('bad input throws the right error and leaves the machine unchanged', ()
     expectRejected(m, () => m.healthProbe({ online: true, activeJails: -2 }, T0), E, 'invalid_event', /^event\.status\.active_jails: /);
     expectRejected(m, () => m.healthProbe(null, T0), E, 'invalid_event', 'event.status: expected an object, found null');
     expectRejected(m, () => m.healthProbe({ online: true }, NaN), api.InvalidInstantError, 'invalid_instant', /^now: /);
+    expectRejected(m, () => m.healthProbe({ online: true, get version() { throw new Error('v'); } }, T0), E, 'invalid_event', 'event.status.version: reading it threw: v');
+    expectRejected(m, () => m.healthProbe(() => 1, T0), E, 'invalid_event', 'event.status: expected a JSON value, found a function');
+  });
+
+  test('healthProbe with a Date or RFC 3339 now gives the fast path\'s effects', () => {
+    const a = machineAfterSomeSteps();
+    const b = machineAfterSomeSteps();
+    const probe = { online: false, version: null, activeJails: 0 };
+    assert.deepEqual(a.healthProbe(probe, new Date(T0 + 1000)), b.healthProbe(probe, T0 + 1000));
+    assert.deepEqual(a.healthProbe({ ...probe, online: true }, new Date(T0 + 2000).toISOString()), b.healthProbe({ ...probe, online: true }, T0 + 2000));
+    assert.deepEqual(a.state(), b.state());
   });
 
   test('a bad now throws InvalidInstantError', () => {
