@@ -2,7 +2,8 @@
 // (the Node entry gets a CommonJS twin, node/glue.cjs, made by build.sh).
 //
 // Outputs cross as JSON text and become plain objects with JSON.parse (one
-// string instead of one wasm import call per key and value). Inputs that are
+// string instead of one wasm import call per key and value); effects are then
+// deeply frozen (see deepFreeze), states are not. Inputs that are
 // plainly JSON (checked here, in JavaScript, without crossing) cross as
 // JSON.stringify text and are read by the core's own JSON reader, with the
 // same errors. Anything else (NaN, functions, Dates, BigInts, cycles, deep
@@ -139,8 +140,8 @@ function isPlainObject(value) {
  * The probe fast path: `online`, `version`, `activeJails` and epoch ms cross
  * as scalars. The wasm side returns the core's effects as text; for a steady
  * probe (no transition) whose status equals the last steady one's it returns
- * `undefined` instead, meaning "the same effects as then", which are kept
- * here. `undefined` from this function means "not fast".
+ * `undefined` instead, meaning "the same effects as then": the very (frozen)
+ * array kept here. `undefined` from this function means "not fast".
  */
 function fastProbe(machine, online, version, jails, now) {
   if (typeof online !== 'boolean' || !safeCount(jails)) return undefined;
@@ -164,38 +165,43 @@ function fastProbe(machine, online, version, jails, now) {
     // Only reachable by calling the private __probe methods directly; never
     // fall back to the slow path here, which would apply the probe twice.
     if (kept === undefined) throw new Error('bangui-state: internal error: no steady-state effects kept');
-    return copyJson(kept);
+    return kept;
   }
   if (result.charCodeAt(0) === 61) {
     // '=': the core's effects of a steady probe, to keep for the next ones.
-    machine[STEADY_EFFECTS] = out(result.slice(1));
-    return copyJson(machine[STEADY_EFFECTS]);
+    return (machine[STEADY_EFFECTS] = effectsOut(result.slice(1)));
   }
-  return out(result);
+  return effectsOut(result);
 }
 
 /**
  * The effects of this machine's last steady-state probe, as the core made
- * them: the wasm side returns `undefined` for a steady probe whose status
- * equals that one's, and the caller gets a fresh copy of these.
+ * them (frozen): the wasm side returns `undefined` for a steady probe whose
+ * status equals that one's, and the caller gets this same array.
  */
 const STEADY_EFFECTS = Symbol('bangui-state steady probe effects');
 
 /**
- * A deep copy of JSON data (the core's output), so callers may mutate what
- * they get. Rebuilding key by key measured faster here than spread copies of
- * parsed objects (~0.4 vs ~0.65 µs for the steady probe's one effect).
+ * Freezes JSON data (the core's output) deeply, arrays and objects, and
+ * returns it. Every array of effects handed out is frozen, on every path:
+ * so the steady probe can hand out the same array again without a copy,
+ * under one rule for all effects. States are not frozen (each is a copy).
  */
-function copyJson(value) {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) {
-    const copy = new Array(value.length);
-    for (let i = 0; i < value.length; i += 1) copy[i] = copyJson(value[i]);
-    return copy;
+function deepFreeze(value) {
+  if (typeof value === 'object' && value !== null) {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i += 1) deepFreeze(value[i]);
+    } else {
+      for (const key in value) deepFreeze(value[key]);
+    }
+    Object.freeze(value);
   }
-  const copy = {};
-  for (const key in value) copy[key] = copyJson(value[key]);
-  return copy;
+  return value;
+}
+
+/** An array of effects from the wasm side's text, deeply frozen. */
+function effectsOut(text) {
+  return deepFreeze(out(text));
 }
 
 /** The version string last sent to this machine's `__probe` (kept on both sides). */
@@ -236,9 +242,9 @@ export function install(wasm) {
         if (effects !== undefined) return effects;
       }
       const text = jsonText(event);
-      if (text !== undefined) return out(this.__stepText(text, now));
+      if (text !== undefined) return effectsOut(this.__stepText(text, now));
     }
-    return out(this.__step(event, now));
+    return effectsOut(this.__step(event, now));
   };
   proto.healthProbe = function healthProbe(probe, now) {
     if (typeof now === 'number' && probe !== null && typeof probe === 'object') {
@@ -259,17 +265,21 @@ export function install(wasm) {
         if (effects !== undefined) return effects;
       }
     }
-    return out(this.__healthProbe(probe, now));
+    return effectsOut(this.__healthProbe(probe, now));
   };
   proto.state = function state() {
     return out(this.__state());
   };
   return {
     step(state, event, now) {
-      return out(wasm.__pureStep(state, event, now));
+      const result = out(wasm.__pureStep(state, event, now));
+      deepFreeze(result.effects);
+      return result;
     },
     replay(trace) {
-      return out(wasm.__replay(trace));
+      const steps = out(wasm.__replay(trace));
+      for (const step of steps) deepFreeze(step.effects); // an {error, state} step has none
+      return steps;
     },
   };
 }

@@ -507,7 +507,7 @@ pub struct Machine {
     /// The status of the last steady-state fast-path probe whose effects were
     /// sent as text (marked `=`): while the next steady probe has the same
     /// status, its effects are the same, so `undefined` is returned and the
-    /// JavaScript side hands out a copy of the effects it kept. The effects
+    /// JavaScript side hands out the (frozen) effects it kept. The effects
     /// themselves always come from the core.
     steady_status: RefCell<Option<(bool, Option<String>, u64)>>,
 }
