@@ -136,48 +136,54 @@ function isPlainObject(value) {
   return proto === OBJECT_PROTO || proto === null;
 }
 
+// What `__probe` and `__probeSameVersion` return (lib.rs, `probe_code`): a
+// number, so the steady probe crosses back without a string or an object.
+/** A steady probe whose status equals the last steady one's: the kept effects. */
+const KEPT = 0;
+/** A steady probe with another status: its effects from `__takeOutput`, kept. */
+const STEADY = 1;
+/** A transition: the effects from `__takeOutput`. */
+const TRANSITION = 2;
+
 /**
  * The probe fast path: `online`, `version`, `activeJails` and epoch ms cross
- * as scalars. The wasm side returns the core's effects as text; for a steady
- * probe (no transition) whose status equals the last steady one's it returns
- * `undefined` instead, meaning "the same effects as then": the very (frozen)
- * array kept here. `undefined` from this function means "not fast".
+ * as scalars and a code comes back. The effects always come from the core:
+ * as text taken with `__takeOutput`, or, for a steady probe (no transition)
+ * whose status equals the last steady one's, the very (frozen) array this
+ * machine kept from that probe. An error is taken with `__takeError` and
+ * thrown. `undefined` from this function means "not fast".
  */
 function fastProbe(machine, online, version, jails, now) {
   if (typeof online !== 'boolean' || !safeCount(jails)) return undefined;
-  if (version == null) {
-    version = null;
-  } else if (typeof version !== 'string' || SURROGATE.test(version)) {
-    return undefined; // the converter replaces lone surrogates: let it
-  }
   if (jails === undefined) jails = 0;
-  let result;
-  if (version === null) {
-    result = machine.__probe(online, undefined, jails, now);
+  let code;
+  if (version == null) {
+    code = machine.__probe(online, undefined, jails, now);
   } else if (version === machine[LAST_VERSION]) {
-    result = machine.__probeSameVersion(online, jails, now);
-  } else {
+    // A string checked (below) when it was sent.
+    code = machine.__probeSameVersion(online, jails, now);
+  } else if (typeof version === 'string' && !SURROGATE.test(version)) {
     machine[LAST_VERSION] = version; // the wasm side remembers it too, first thing
-    result = machine.__probe(online, version, jails, now);
+    code = machine.__probe(online, version, jails, now);
+  } else {
+    return undefined; // not a string, or lone surrogates, which the converter replaces: let it
   }
-  if (result === undefined) {
+  if (code === KEPT) {
     const kept = machine[STEADY_EFFECTS];
     // Only reachable by calling the private __probe methods directly; never
     // fall back to the slow path here, which would apply the probe twice.
     if (kept === undefined) throw new Error('bangui-state: internal error: no steady-state effects kept');
     return kept;
   }
-  if (result.charCodeAt(0) === 61) {
-    // '=': the core's effects of a steady probe, to keep for the next ones.
-    return (machine[STEADY_EFFECTS] = effectsOut(result.slice(1)));
-  }
-  return effectsOut(result);
+  if (code === STEADY) return (machine[STEADY_EFFECTS] = effectsOut(machine.__takeOutput()));
+  if (code === TRANSITION) return effectsOut(machine.__takeOutput());
+  throw machine.__takeError();
 }
 
 /**
  * The effects of this machine's last steady-state probe, as the core made
- * them (frozen): the wasm side returns `undefined` for a steady probe whose
- * status equals that one's, and the caller gets this same array.
+ * them (frozen): the wasm side returns KEPT for a steady probe whose status
+ * equals that one's, and the caller gets this same array.
  */
 const STEADY_EFFECTS = Symbol('bangui-state steady probe effects');
 
