@@ -205,9 +205,20 @@ function deepFreeze(value) {
   return value;
 }
 
+/**
+ * The effects of a step that has none: one shared frozen array (freezing a
+ * fresh empty array measured ~0.2 µs, as long as parsing it).
+ */
+const NO_EFFECTS = Object.freeze([]);
+
+/** An array of effects, deeply frozen. */
+function frozenEffects(effects) {
+  return effects.length === 0 ? NO_EFFECTS : deepFreeze(effects);
+}
+
 /** An array of effects from the wasm side's text, deeply frozen. */
 function effectsOut(text) {
-  return deepFreeze(out(text));
+  return text === '[]' ? NO_EFFECTS : deepFreeze(out(text));
 }
 
 /** The version string last sent to this machine's `__probe` (kept on both sides). */
@@ -279,12 +290,14 @@ export function install(wasm) {
   return {
     step(state, event, now) {
       const result = out(wasm.__pureStep(state, event, now));
-      deepFreeze(result.effects);
+      result.effects = frozenEffects(result.effects);
       return result;
     },
     replay(trace) {
       const steps = out(wasm.__replay(trace));
-      for (const step of steps) deepFreeze(step.effects); // an {error, state} step has none
+      for (const step of steps) {
+        if (step.effects !== undefined) step.effects = frozenEffects(step.effects); // an {error, state} step has none
+      }
       return steps;
     },
   };

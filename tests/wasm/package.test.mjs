@@ -305,8 +305,16 @@ describe('Machine', () => {
     };
     const pure = api.step(m.state(), { type: 'settings_updated', overrides: { session_cache_enabled: true } }, T0 + 10);
     outputs['the pure step'] = pure.effects;
-    const replayed = api.replay({ bootstrap: BOOT, steps: [{ now: '2026-04-27T16:42:00Z', event: { type: 'settings_updated', overrides: { session_cache_ttl_seconds: 0 } } }] });
+    outputs['the pure step, no effect'] = api.step(m.state(), { type: 'activation_cleared' }, T0 + 10).effects;
+    const replayed = api.replay({
+      bootstrap: BOOT,
+      steps: [
+        { now: '2026-04-27T16:42:00Z', event: { type: 'settings_updated', overrides: { session_cache_ttl_seconds: 0 } } },
+        { now: '2026-04-27T16:42:01Z', event: { type: 'activation_cleared' } },
+      ],
+    });
     outputs.replay = replayed[0].effects;
+    outputs['replay, no effect'] = replayed[1].effects;
     for (const [label, effects] of Object.entries(outputs)) assertFrozenEffects(effects, label);
     assert.ok(Object.values(outputs).filter((e) => e.length > 0).length >= 9, 'most outputs have effects to check');
 
