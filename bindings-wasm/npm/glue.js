@@ -2,7 +2,8 @@
 // (the Node entry gets a CommonJS twin, node/glue.cjs, made by build.sh).
 //
 // Outputs cross as JSON text and become plain objects with JSON.parse (one
-// string instead of one wasm import call per key and value). Inputs that are
+// string instead of one wasm import call per key and value); effects are then
+// deeply frozen (see deepFreeze), states are not. Inputs that are
 // plainly JSON (checked here, in JavaScript, without crossing) cross as
 // JSON.stringify text and are read by the core's own JSON reader, with the
 // same errors. Anything else (NaN, functions, Dates, BigInts, cycles, deep
@@ -135,67 +136,89 @@ function isPlainObject(value) {
   return proto === OBJECT_PROTO || proto === null;
 }
 
+// What `__probe` and `__probeSameVersion` return (lib.rs, `probe_code`): a
+// number, so the steady probe crosses back without a string or an object.
+/** A steady probe whose status equals the last steady one's: the kept effects. */
+const KEPT = 0;
+/** A steady probe with another status: its effects from `__takeOutput`, kept. */
+const STEADY = 1;
+/** A transition: the effects from `__takeOutput`. */
+const TRANSITION = 2;
+
 /**
  * The probe fast path: `online`, `version`, `activeJails` and epoch ms cross
- * as scalars. The wasm side returns the core's effects as text; for a steady
- * probe (no transition) whose status equals the last steady one's it returns
- * `undefined` instead, meaning "the same effects as then", which are kept
- * here. `undefined` from this function means "not fast".
+ * as scalars and a code comes back. The effects always come from the core:
+ * as text taken with `__takeOutput`, or, for a steady probe (no transition)
+ * whose status equals the last steady one's, the very (frozen) array this
+ * machine kept from that probe. An error is taken with `__takeError` and
+ * thrown. `undefined` from this function means "not fast".
  */
 function fastProbe(machine, online, version, jails, now) {
   if (typeof online !== 'boolean' || !safeCount(jails)) return undefined;
-  if (version == null) {
-    version = null;
-  } else if (typeof version !== 'string' || SURROGATE.test(version)) {
-    return undefined; // the converter replaces lone surrogates: let it
-  }
   if (jails === undefined) jails = 0;
-  let result;
-  if (version === null) {
-    result = machine.__probe(online, undefined, jails, now);
+  let code;
+  if (version == null) {
+    code = machine.__probe(online, undefined, jails, now);
   } else if (version === machine[LAST_VERSION]) {
-    result = machine.__probeSameVersion(online, jails, now);
-  } else {
+    // A string checked (below) when it was sent.
+    code = machine.__probeSameVersion(online, jails, now);
+  } else if (typeof version === 'string' && !SURROGATE.test(version)) {
     machine[LAST_VERSION] = version; // the wasm side remembers it too, first thing
-    result = machine.__probe(online, version, jails, now);
+    code = machine.__probe(online, version, jails, now);
+  } else {
+    return undefined; // not a string, or lone surrogates, which the converter replaces: let it
   }
-  if (result === undefined) {
+  if (code === KEPT) {
     const kept = machine[STEADY_EFFECTS];
     // Only reachable by calling the private __probe methods directly; never
     // fall back to the slow path here, which would apply the probe twice.
     if (kept === undefined) throw new Error('bangui-state: internal error: no steady-state effects kept');
-    return copyJson(kept);
+    return kept;
   }
-  if (result.charCodeAt(0) === 61) {
-    // '=': the core's effects of a steady probe, to keep for the next ones.
-    machine[STEADY_EFFECTS] = out(result.slice(1));
-    return copyJson(machine[STEADY_EFFECTS]);
-  }
-  return out(result);
+  if (code === STEADY) return (machine[STEADY_EFFECTS] = effectsOut(machine.__takeOutput()));
+  if (code === TRANSITION) return effectsOut(machine.__takeOutput());
+  throw machine.__takeError();
 }
 
 /**
  * The effects of this machine's last steady-state probe, as the core made
- * them: the wasm side returns `undefined` for a steady probe whose status
- * equals that one's, and the caller gets a fresh copy of these.
+ * them (frozen): the wasm side returns KEPT for a steady probe whose status
+ * equals that one's, and the caller gets this same array.
  */
 const STEADY_EFFECTS = Symbol('bangui-state steady probe effects');
 
 /**
- * A deep copy of JSON data (the core's output), so callers may mutate what
- * they get. Rebuilding key by key measured faster here than spread copies of
- * parsed objects (~0.4 vs ~0.65 µs for the steady probe's one effect).
+ * Freezes JSON data (the core's output) deeply, arrays and objects, and
+ * returns it. Every array of effects handed out is frozen, on every path:
+ * so the steady probe can hand out the same array again without a copy,
+ * under one rule for all effects. States are not frozen (each is a copy).
  */
-function copyJson(value) {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) {
-    const copy = new Array(value.length);
-    for (let i = 0; i < value.length; i += 1) copy[i] = copyJson(value[i]);
-    return copy;
+function deepFreeze(value) {
+  if (typeof value === 'object' && value !== null) {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i += 1) deepFreeze(value[i]);
+    } else {
+      for (const key in value) deepFreeze(value[key]);
+    }
+    Object.freeze(value);
   }
-  const copy = {};
-  for (const key in value) copy[key] = copyJson(value[key]);
-  return copy;
+  return value;
+}
+
+/**
+ * The effects of a step that has none: one shared frozen array (freezing a
+ * fresh empty array measured ~0.2 µs, as long as parsing it).
+ */
+const NO_EFFECTS = Object.freeze([]);
+
+/** An array of effects, deeply frozen. */
+function frozenEffects(effects) {
+  return effects.length === 0 ? NO_EFFECTS : deepFreeze(effects);
+}
+
+/** An array of effects from the wasm side's text, deeply frozen. */
+function effectsOut(text) {
+  return text === '[]' ? NO_EFFECTS : deepFreeze(out(text));
 }
 
 /** The version string last sent to this machine's `__probe` (kept on both sides). */
@@ -262,9 +285,9 @@ export function install(wasm) {
         if (effects !== undefined) return effects;
       }
       const text = jsonText(event);
-      if (text !== undefined) return out(this.__stepText(text, now));
+      if (text !== undefined) return effectsOut(this.__stepText(text, now));
     }
-    return out(this.__step(event, now));
+    return effectsOut(this.__step(event, now));
   };
   proto.healthProbe = function healthProbe(probe, now) {
     if (typeof now === 'number' && probe !== null && typeof probe === 'object') {
@@ -292,10 +315,16 @@ export function install(wasm) {
   };
   return {
     step(state, event, now) {
-      return out(wasm.__pureStep(state, event, now));
+      const result = out(wasm.__pureStep(state, event, now));
+      result.effects = frozenEffects(result.effects);
+      return result;
     },
     replay(trace) {
-      return out(wasm.__replay(trace));
+      const steps = out(wasm.__replay(trace));
+      for (const step of steps) {
+        if (step.effects !== undefined) step.effects = frozenEffects(step.effects); // an {error, state} step has none
+      }
+      return steps;
     },
   };
 }

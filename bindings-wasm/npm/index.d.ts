@@ -102,36 +102,63 @@ export type Event =
 
 export type EventType = Event['type'];
 
-/** The seed's structlog calls, each with its exact keyword arguments. */
+/**
+ * The seed's structlog calls, each with its exact keyword arguments.
+ * Readonly because every effect handed out is deeply frozen (`Object.freeze`).
+ */
 export type LogEffect =
-  | { type: 'log'; level: 'info'; event: 'fail2ban_came_online'; fields: { version: string | null } }
-  | { type: 'log'; level: 'info'; event: 'pending_recovery_resolved'; fields: { jail: string } }
-  | { type: 'log'; level: 'warning'; event: 'fail2ban_went_offline'; fields: Record<string, never> }
   | {
-      type: 'log';
-      level: 'warning';
-      event: 'activation_crash_detected';
-      fields: { jail: string; seconds_since_activation: number };
+      readonly type: 'log';
+      readonly level: 'info';
+      readonly event: 'fail2ban_came_online';
+      readonly fields: { readonly version: string | null };
     }
   | {
-      type: 'log';
-      level: 'debug';
-      event: 'health_check_complete';
-      fields: { online: boolean; version: string | null; active_jails: number };
+      readonly type: 'log';
+      readonly level: 'info';
+      readonly event: 'pending_recovery_resolved';
+      readonly fields: { readonly jail: string };
     }
   | {
-      type: 'log';
-      level: 'debug';
-      event: 'session_cache_updated';
-      fields: { cache_type: 'InMemorySessionCache' | 'NoOpSessionCache' };
+      readonly type: 'log';
+      readonly level: 'warning';
+      readonly event: 'fail2ban_went_offline';
+      readonly fields: { readonly [key: string]: never };
     }
-  | { type: 'log'; level: 'warning'; event: 'backend_capability_probe_failed'; fields: { reason: string | null } };
+  | {
+      readonly type: 'log';
+      readonly level: 'warning';
+      readonly event: 'activation_crash_detected';
+      readonly fields: { readonly jail: string; readonly seconds_since_activation: number };
+    }
+  | {
+      readonly type: 'log';
+      readonly level: 'debug';
+      readonly event: 'health_check_complete';
+      readonly fields: { readonly online: boolean; readonly version: string | null; readonly active_jails: number };
+    }
+  | {
+      readonly type: 'log';
+      readonly level: 'debug';
+      readonly event: 'session_cache_updated';
+      readonly fields: { readonly cache_type: 'InMemorySessionCache' | 'NoOpSessionCache' };
+    }
+  | {
+      readonly type: 'log';
+      readonly level: 'warning';
+      readonly event: 'backend_capability_probe_failed';
+      readonly fields: { readonly reason: string | null };
+    };
 
-/** What the host must do after a step, in order. */
+/**
+ * What the host must do after a step, in order. Every effect handed out
+ * (by `step`, `healthProbe`, the pure `step` and `replay`) is deeply frozen,
+ * hence readonly: copy one to change it (`structuredClone(effect)`).
+ */
 export type Effect =
   | LogEffect
-  | { type: 'session_cache_replaced'; kind: SessionCacheKind }
-  | { type: 'probe_backend_capability' };
+  | { readonly type: 'session_cache_replaced'; readonly kind: SessionCacheKind }
+  | { readonly type: 'probe_backend_capability' };
 
 export type LogLevel = LogEffect['level'];
 
@@ -145,8 +172,9 @@ export interface Probe {
 
 /** The result of the pure `step`. */
 export interface StepResult {
+  /** A fresh, mutable object, as `state()` returns. */
   state: State;
-  effects: Effect[];
+  effects: readonly Effect[];
 }
 
 /** One step of a trace (the CLI's replay format). */
@@ -163,7 +191,7 @@ export interface Trace {
 }
 
 /** One replayed step: its effects, or the core's error message; and the state after it. */
-export type ReplayedStep = { effects: Effect[]; state: State } | { error: string; state: State };
+export type ReplayedStep = { effects: readonly Effect[]; state: State } | { error: string; state: State };
 
 /**
  * A runtime-state machine. Freed by the garbage collector (FinalizationRegistry);
@@ -174,13 +202,16 @@ export declare class Machine {
   constructor(bootstrapSettings: Settings);
   /** A machine continuing from a state in its JSON form. */
   static restore(state: State): Machine;
-  /** Applies `event` at `now`; returns the effects. On error, throws and nothing changes. */
-  step(event: Event, now: Now): Effect[];
+  /**
+   * Applies `event` at `now`; returns the effects (frozen). On error, throws
+   * and nothing changes.
+   */
+  step(event: Event, now: Now): readonly Effect[];
   /**
    * `health_probe_completed` without building the event (a faster path,
-   * same rule, same effects). Only the three keys are read.
+   * same rule, same effects, frozen). Only the three keys are read.
    */
-  healthProbe(probe: Probe, now: Now): Effect[];
+  healthProbe(probe: Probe, now: Now): readonly Effect[];
   /** The state's JSON form (a fresh object each call). */
   state(): State;
   /** Events accepted so far (equal to `state().revision`). */

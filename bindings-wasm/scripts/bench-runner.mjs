@@ -102,7 +102,7 @@ const rows = [
   { name: 'step_jail_activated', median_ns: measure((i) => machine.step(activation, T0 + i)), note: 'machine.step(jail_activated), no effect' },
   { name: 'step_date_now', median_ns: measure(() => machine.step(probeEvent, new Date(T0))), note: 'machine.step with a Date now (the value-converter path)' },
   { name: 'state', median_ns: measure(() => JSON.stringify(machine.state())), note: 'machine.state() (+ JSON.stringify to consume it)' },
-  { name: 'revision_getter', median_ns: measure(() => String(machine.revision)), note: 'machine.revision: one wasm call, a number back (the floor of any call)' },
+  { name: 'revision_getter', median_ns: measure(() => String(machine.revision)), note: 'machine.revision: one wasm call, a number back as a JsValue in a Result (externref table)' },
   { name: 'next_deadline', median_ns: measure((i) => String(machine.nextDeadline(T0 + i))), note: 'machine.nextDeadline(epoch ms)' },
 ];
 if (sink === 0.5) console.error(sink); // keep results alive

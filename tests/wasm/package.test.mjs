@@ -235,9 +235,9 @@ describe('Machine', () => {
   });
 
   test('healthProbe gives the same effects and state as the health_probe_completed event', () => {
-    // fast: healthProbe (scalars, the core's steady-state effects kept and
-    // copied in JS while the status repeats, version string remembered on
-    // both sides); viaStep: the event with epoch ms (the
+    // fast: healthProbe (scalars, the core's steady-state effects kept in
+    // JS and handed out again while the status repeats, version string
+    // remembered on both sides); viaStep: the event with epoch ms (the
     // same fast path, else JSON text); slow: the event with a Date `now`
     // (the value converter and the general event path).
     const fast = new api.Machine(BOOT);
@@ -270,20 +270,120 @@ describe('Machine', () => {
     }
   });
 
-  test('steady-state probe effects are fresh copies: mutating one does not change the next', () => {
+  /** Whether `value` and everything in it is frozen. */
+  function deeplyFrozen(value) {
+    if (typeof value !== 'object' || value === null) return true;
+    return Object.isFrozen(value) && Object.values(value).every(deeplyFrozen);
+  }
+
+  /** Asserts that `effects` is a non-trivial deeply frozen array that rejects changes (this module is strict code). */
+  function assertFrozenEffects(effects, label) {
+    assert.ok(Array.isArray(effects), label);
+    assert.ok(deeplyFrozen(effects), `${label}: deeply frozen`);
+    assert.throws(() => effects.push({ type: 'probe_backend_capability' }), TypeError, label);
+    if (effects.length === 0) return;
+    assert.throws(() => { effects[0] = null; }, TypeError, label);
+    assert.throws(() => { effects[0].type = 'x'; }, TypeError, label);
+    if (effects[0].fields !== undefined) assert.throws(() => { effects[0].fields.extra = 1; }, TypeError, label);
+  }
+
+  test('effects are deeply frozen on every path; states are fresh mutable copies', () => {
     const m = new api.Machine(BOOT);
-    m.healthProbe({ online: true, version: '1.1.0', activeJails: 2 }, T0);
-    const first = m.healthProbe({ online: true, version: '1.1.0', activeJails: 2 }, T0 + 1);
-    first[0].fields.active_jails = 99;
-    first.push('junk');
-    const second = m.healthProbe({ online: true, version: '1.1.0', activeJails: 2 }, T0 + 2);
-    assert.deepEqual(second, [
+    const probe = { online: true, version: '1.1.0', activeJails: 2 };
+    const event = { type: 'health_probe_completed', status: { online: true, version: '1.1.0', active_jails: 2 } };
+    const outputs = {
+      'healthProbe, transition': m.healthProbe(probe, T0),
+      'healthProbe, steady, new status': m.healthProbe({ ...probe, activeJails: 3 }, T0 + 1),
+      'healthProbe, steady, same status': m.healthProbe({ ...probe, activeJails: 3 }, T0 + 2),
+      'step, probe fast path': m.step(event, T0 + 3),
+      'step, probe with an extra status key (JSON text)': m.step({ ...event, status: { ...event.status, extra: 1 } }, T0 + 4),
+      'step, probe with a Date now (converter)': m.step(event, new Date(T0 + 5)),
+      'healthProbe, mistyped (event path)': m.healthProbe({ online: false, activeJails: 2n }, T0 + 6),
+      'step, no effect': m.step({ type: 'jail_activated', jail_name: 'sshd' }, T0 + 7),
+      'step, settings': m.step({ type: 'settings_updated', overrides: { session_cache_enabled: false } }, T0 + 8),
+      'step, backend probe': m.step({ type: 'backend_probe_requested' }, T0 + 9),
+    };
+    const pure = api.step(m.state(), { type: 'settings_updated', overrides: { session_cache_enabled: true } }, T0 + 10);
+    outputs['the pure step'] = pure.effects;
+    outputs['the pure step, no effect'] = api.step(m.state(), { type: 'activation_cleared' }, T0 + 10).effects;
+    const replayed = api.replay({
+      bootstrap: BOOT,
+      steps: [
+        { now: '2026-04-27T16:42:00Z', event: { type: 'settings_updated', overrides: { session_cache_ttl_seconds: 0 } } },
+        { now: '2026-04-27T16:42:01Z', event: { type: 'activation_cleared' } },
+      ],
+    });
+    outputs.replay = replayed[0].effects;
+    outputs['replay, no effect'] = replayed[1].effects;
+    for (const [label, effects] of Object.entries(outputs)) assertFrozenEffects(effects, label);
+    assert.ok(Object.values(outputs).filter((e) => e.length > 0).length >= 9, 'most outputs have effects to check');
+
+    // States are copies: never frozen, free to change.
+    for (const state of [m.state(), pure.state, replayed[0].state]) {
+      assert.ok(!Object.isFrozen(state) && !Object.isFrozen(state.server_status));
+      state.server_status.active_jails = 99;
+    }
+    assert.equal(m.state().server_status.active_jails, 2);
+  });
+
+  test('a steady probe after a transition gives the core\'s effects, the same frozen array while the status repeats', () => {
+    // The core's effects: the general event path (a Date now), never kept.
+    const core = new api.Machine(BOOT);
+    const m = new api.Machine(BOOT);
+    const probe = (p, now) => {
+      const status = { online: p.online, version: p.version ?? null, active_jails: p.activeJails ?? 0 };
+      const expected = core.step({ type: 'health_probe_completed', status }, new Date(now));
+      const effects = m.healthProbe(p, now);
+      assert.deepEqual(effects, expected, JSON.stringify(p));
+      assert.deepEqual(m.state(), core.state());
+      return effects;
+    };
+    const up = { online: true, version: '1.1.0', activeJails: 2 };
+    const first = probe(up, T0); // came online
+    assert.equal(first.length, 2);
+    const steady = probe(up, T0 + 1);
+    assert.deepEqual(steady, [
       { type: 'log', level: 'debug', event: 'health_check_complete', fields: { online: true, version: '1.1.0', active_jails: 2 } },
     ]);
-    assert.notStrictEqual(second, first);
-    // A different status is not served from the kept effects.
-    const third = m.healthProbe({ online: true, version: '1.1.0', activeJails: 3 }, T0 + 3);
-    assert.equal(third[0].fields.active_jails, 3);
+    assert.equal(probe(up, T0 + 2), steady, 'the kept array, not a copy');
+    const event = { type: 'health_probe_completed', status: { online: true, version: '1.1.0', active_jails: 2 } };
+    assert.equal(m.step(event, T0 + 3), steady, 'step gives the kept array too');
+    core.step(event, new Date(T0 + 3));
+    // Down and up again: transitions, then the steady probe as before.
+    assert.equal(probe({ online: false }, T0 + 4).length, 2);
+    assert.equal(probe({ online: false }, T0 + 5).length, 1); // steady offline: another status
+    assert.equal(probe(up, T0 + 6).length, 2);
+    assert.deepEqual(probe(up, T0 + 7), steady);
+    assert.equal(probe(up, T0 + 8), probe(up, T0 + 9));
+  });
+
+  test('a steady probe with another status never gets the kept effects', () => {
+    const core = new api.Machine(BOOT);
+    const m = new api.Machine(BOOT);
+    const statuses = [
+      { online: true, version: '1.1.0', activeJails: 2 },
+      { online: true, version: '1.1.0', activeJails: 2 },
+      { online: true, version: '1.1.0', activeJails: 3 },
+      { online: true, version: '1.2.0', activeJails: 3 },
+      { online: true, version: null, activeJails: 3 },
+      { online: true, activeJails: 3 },
+      { online: true, version: '1.2.0', activeJails: 3 },
+      { online: true, version: '1.1.0', activeJails: 2 },
+      { online: true, version: '1.1.0', activeJails: 2 },
+      { online: true, version: '1.1.0' },
+      { online: true, version: '1.1.0', activeJails: 2 ** 53 - 1 },
+    ];
+    let previous;
+    statuses.forEach((p, i) => {
+      const status = { online: p.online, version: p.version ?? null, active_jails: p.activeJails ?? 0 };
+      const expected = core.step({ type: 'health_probe_completed', status }, new Date(T0 + i));
+      const effects = i % 2 === 0 ? m.healthProbe(p, T0 + i) : m.step({ type: 'health_probe_completed', status }, T0 + i);
+      assert.deepEqual(effects, expected, `probe ${i}: ${JSON.stringify(p)}`);
+      assert.deepEqual(effects.at(-1).fields, status, `probe ${i}`);
+      const sameStatus = previous !== undefined && JSON.stringify(previous.at(-1).fields) === JSON.stringify(status);
+      if (!sameStatus && previous !== undefined) assert.notEqual(effects, previous, `probe ${i}: new effects for a new status`);
+      previous = effects;
+    });
   });
 
   test('outputs are plain objects and arrays, not Maps', () => {
@@ -512,7 +612,13 @@ describe('bad input throws the right error and leaves the machine unchanged', ()
     const state = { ...new api.Machine(BOOT).state(), revision: 2n ** 64n - 1n };
     const m = api.Machine.restore(state);
     assert.equal(m.revision, 2n ** 64n - 1n, 'revisions beyond 2^53 come back as BigInt');
-    expectRejected(m, () => m.step({ type: 'activation_cleared' }, T0), api.RevisionExhaustedError, 'revision_exhausted', 'state.revision: at its maximum; no further event can be counted', { usable: false });
+    const exhausted = 'state.revision: at its maximum; no further event can be counted';
+    expectRejected(m, () => m.step({ type: 'activation_cleared' }, T0), api.RevisionExhaustedError, 'revision_exhausted', exhausted, { usable: false });
+    // The probe fast path (an error code, then the error taken from the wasm side), new version and same version.
+    const probe = { type: 'health_probe_completed', status: { online: true, version: '1.1.0' } };
+    expectRejected(m, () => m.healthProbe({ online: true, version: '1.1.0' }, T0), api.RevisionExhaustedError, 'revision_exhausted', exhausted, { usable: false });
+    expectRejected(m, () => m.step(probe, T0), api.RevisionExhaustedError, 'revision_exhausted', exhausted, { usable: false });
+    expectRejected(m, () => m.healthProbe({ online: false }, T0), api.RevisionExhaustedError, 'revision_exhausted', exhausted, { usable: false });
   });
 
   test('throwing getters and proxy traps, many times over, never corrupt the module', () => {

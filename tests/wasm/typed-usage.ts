@@ -19,7 +19,7 @@ const settings: Settings = { session_cache_enabled: true, session_cache_ttl_seco
 const machine = new Machine(settings);
 const now = new Date('2026-04-27T16:42:00Z');
 
-const effects: Effect[] = machine.step({ type: 'jail_activated', jail_name: 'sshd' }, now);
+const effects: readonly Effect[] = machine.step({ type: 'jail_activated', jail_name: 'sshd' }, now);
 machine.step({ type: 'health_probe_completed', status: { online: false } }, now.getTime() + 12_000.5);
 machine.step({ type: 'settings_updated', overrides: { session_cache_enabled: false, extra: 'kept' } }, '2026-04-27T16:42:13Z');
 machine.healthProbe({ online: true, version: '1.1.0', activeJails: 3 }, now);
@@ -56,7 +56,7 @@ const revision: number = machine.revision + state.revision;
 const deadline: Instant | null = machine.nextDeadline(now);
 const recovered: boolean | undefined = state.pending_recovery?.recovered;
 const restored: Machine = Machine.restore(state);
-const pure: { state: State; effects: Effect[] } = step(state, { type: 'backend_probe_requested' }, 0);
+const pure: { state: State; effects: readonly Effect[] } = step(state, { type: 'backend_probe_requested' }, 0);
 const replayed: ReplayedStep[] = replay({ bootstrap: settings, steps: [{ now: '2026-04-27T16:42:00Z', event: { type: 'activation_cleared' } }] });
 void revision, deadline, recovered, restored, pure, replayed;
 
@@ -86,4 +86,12 @@ new Machine({ session_cache_enabled: true });
 machine.step({ type: 'activation_cleared' }, { seconds: 1 });
 // @ts-expect-error: a log effect's fields are exact for its event
 const badFields: Effect = { type: 'log', level: 'info', event: 'pending_recovery_resolved', fields: { jail_name: 'sshd' } };
+// @ts-expect-error: effects are frozen: the array is readonly
+effects.push({ type: 'probe_backend_capability' });
+// @ts-expect-error: effects are frozen: an effect's fields are readonly
+for (const e of effects) if (e.type === 'log' && e.event === 'health_check_complete') e.fields.active_jails = 0;
+// @ts-expect-error: effects are frozen: so is every effect
+for (const e of pure.effects) if (e.type === 'session_cache_replaced') e.kind = 'no_op';
+// The state is a copy and stays mutable.
+state.server_status.active_jails = 0;
 void badStatus, badType, badSettings, badFields;
