@@ -3,66 +3,14 @@
 //
 // Outputs cross as JSON text and become plain objects with JSON.parse (one
 // string instead of one wasm import call per key and value); effects are then
-// deeply frozen (see deepFreeze), states are not. Inputs that are
-// plainly JSON (checked here, in JavaScript, without crossing) cross as
-// JSON.stringify text and are read by the core's own JSON reader, with the
-// same errors. Anything else (NaN, functions, Dates, BigInts, cycles, deep
-// nesting, throwing getters, class instances, lone surrogates, numbers that
-// are not safe integers) goes through the wasm side's value converter, which
-// names what is wrong and where.
+// deeply frozen (see deepFreeze), states are not. Inputs cross as values and
+// are read by the wasm side's value converter, which names what is wrong and
+// where (NaN, functions, Dates, BigInts, cycles, deep nesting, throwing
+// getters, typed arrays); no JSON text goes in, so the module carries no JSON
+// reader (~17 KB). The health probe's fast path crosses with scalars only.
 
-/** Deeper input goes through the converter (which rejects beyond 128 levels). */
-const MAX_PLAIN_DEPTH = 64;
-/** Longer arrays go through the converter (which rejects beyond 2^20). */
-const MAX_PLAIN_LENGTH = 1 << 16;
 const SURROGATE = /[\uD800-\uDFFF]/;
 const OBJECT_PROTO = Object.prototype;
-const ARRAY_PROTO = Array.prototype;
-
-function plain(value, depth) {
-  switch (typeof value) {
-    case 'string':
-      return !SURROGATE.test(value);
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isSafeInteger(value);
-    case 'object': {
-      if (value === null) return true;
-      if (depth >= MAX_PLAIN_DEPTH) return false;
-      const proto = Object.getPrototypeOf(value);
-      if (proto === ARRAY_PROTO) {
-        if (!Array.isArray(value) || value.length > MAX_PLAIN_LENGTH) return false;
-        for (let i = 0; i < value.length; i += 1) {
-          const item = value[i];
-          if (item !== undefined && !plain(item, depth + 1)) return false;
-        }
-        return true;
-      }
-      if (proto !== OBJECT_PROTO && proto !== null) return false;
-      if (value.toJSON !== undefined) return false;
-      for (const key in value) {
-        if (SURROGATE.test(key)) return false;
-        const item = value[key];
-        if (item !== undefined && !plain(item, depth + 1)) return false;
-      }
-      // Inherited enumerable keys (a polluted Object.prototype) would differ
-      // from JSON.stringify's own keys only in what was checked: harmless.
-      return true;
-    }
-    default:
-      return false; // undefined at the root, function, symbol, bigint
-  }
-}
-
-/** `value` as JSON text when it is plainly JSON, else `undefined`. */
-function jsonText(value) {
-  try {
-    return plain(value, 0) ? JSON.stringify(value) : undefined;
-  } catch {
-    return undefined; // a throwing getter or proxy trap: the converter reports it
-  }
-}
 
 /**
  * A wasm result: JSON text, parsed here. Text marked with a leading `!` has
@@ -284,8 +232,6 @@ export function install(wasm) {
         const effects = fastProbe(this, online, version, jails, now);
         if (effects !== undefined) return effects;
       }
-      const text = jsonText(event);
-      if (text !== undefined) return effectsOut(this.__stepText(text, now));
     }
     return effectsOut(this.__step(event, now));
   };
@@ -314,10 +260,16 @@ export function install(wasm) {
     return out(this.__state());
   };
   return {
+    // The pure form is the core's step (a copy of the state, then the
+    // event): a machine restored from `state`, stepped once, then freed.
     step(state, event, now) {
-      const result = out(wasm.__pureStep(state, event, now));
-      result.effects = frozenEffects(result.effects);
-      return result;
+      const machine = wasm.Machine.restore(state);
+      try {
+        const effects = machine.step(event, now);
+        return { state: machine.state(), effects };
+      } finally {
+        machine.free();
+      }
     },
     replay(trace) {
       const steps = out(wasm.__replay(trace));

@@ -15,7 +15,11 @@ out=target/wasm
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 bindings-wasm/scripts/ensure-wasm-bindgen.sh
-cargo build --quiet -p bangui-state-wasm --target wasm32-unknown-unknown --profile wasm-release
+# Panic locations name source files: keep the build machine's paths (cargo's
+# registry, this checkout) out of the shipped module; also a few hundred bytes.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$cargo_home/registry/src/=/ --remap-path-prefix=$root/=/" \
+  cargo build --quiet -p bangui-state-wasm --target wasm32-unknown-unknown --profile wasm-release
 raw=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm-release/bangui_state_wasm.wasm
 
 rm -rf "$pkg"

@@ -113,15 +113,9 @@ impl From<BindError> for JsValue {
                 )
                 .ok()
         });
-        made.unwrap_or_else(|| {
-            // No factory (the raw wasm-bindgen output used directly): a plain
-            // `Error` carrying the same fields.
-            let error = js_sys::Error::new(&message);
-            error.set_name("BanguiStateError");
-            let _ = Reflect::set(&error, &"kind".into(), &JsValue::from_str(e.kind));
-            let _ = Reflect::set(&error, &"path".into(), &JsValue::from_str(&e.path));
-            error.into()
-        })
+        // No factory: the raw wasm-bindgen output used without the package's
+        // entry points, which always register one. A plain `Error`.
+        made.unwrap_or_else(|| js_sys::Error::new(&message).into())
     }
 }
 
@@ -584,18 +578,6 @@ impl Machine {
         Ok(self.with_state(|state| to_out(&state.apply(event, now)?))?)
     }
 
-    /// [`Machine::step`] with the event as JSON text (`JSON.stringify` of a
-    /// plain value, which the package's JavaScript checked first: finite
-    /// safe-integer numbers, strings without surrogates, plain objects and
-    /// arrays, nothing else) and `now` as epoch milliseconds. Read by the
-    /// core's own JSON reader, with the same errors as the value path.
-    #[wasm_bindgen(js_name = "__stepText")]
-    pub fn step_text(&self, event: &str, now_ms: f64) -> Result<JsValue, JsValue> {
-        let now = instant_from_millis(now_ms)?;
-        let event = Event::from_json(event).map_err(BindError::from)?;
-        Ok(self.with_state(|state| to_out(&state.apply(event, now)?))?)
-    }
-
     /// The probe fast path with scalars only: `online`, `version`,
     /// `active_jails` (a safe non-negative integer, checked by the caller
     /// and again here) and `now` as epoch milliseconds. Returns a
@@ -747,25 +729,6 @@ impl Machine {
             })
         })?)
     }
-}
-
-/// The pure functional form: `{state, effects}` after `event` at `now`;
-/// `state` is not modified.
-#[wasm_bindgen(js_name = "__pureStep")]
-pub fn step(state: JsValue, event: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
-    let state = read_state(state)?;
-    let now = instant_from_js(&now)?;
-    let event = read_event(event)?;
-    let (next, effects) = core_api::step(&state, &event, now).map_err(BindError::from)?;
-    #[derive(serde::Serialize)]
-    struct Output<'a> {
-        state: &'a State,
-        effects: &'a [core_api::Effect],
-    }
-    Ok(to_out(&Output {
-        state: &next,
-        effects: &effects,
-    })?)
 }
 
 /// Replays a trace (the CLI's replay format, `{bootstrap, steps}`) through
