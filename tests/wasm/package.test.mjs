@@ -605,6 +605,15 @@ describe('bad input throws the right error and leaves the machine unchanged', ()
     assert.throws(() => api.Machine.restore({ ...good, revision: -1 }), (e) => e instanceof api.InvalidStateError && e.path === 'state.revision');
     assert.throws(() => api.Machine.restore({ ...good, session_cache: 'no_op' }), api.InvalidStateError);
     assert.throws(() => api.step({ ...good, server_status: 3 }, { type: 'activation_cleared' }, T0), (e) => e instanceof api.InvalidStateError && /^state\.server_status: /.test(e.message));
+    // The pure step reads the state first, then now, then the event (as a trace step is read).
+    assert.throws(() => api.step({ ...good, revision: -1 }, { type: 'nope' }, NaN), (e) => e instanceof api.InvalidStateError && e.path === 'state.revision');
+    assert.throws(() => api.step(good, { type: 'nope' }, NaN), (e) => e instanceof api.InvalidInstantError && e.path === 'now');
+    assert.throws(() => api.step(good, { type: 'nope' }, T0), (e) => e instanceof api.InvalidEventError && e.path === 'event.type');
+    const copy = structuredClone(good);
+    const { state, effects } = api.step(good, { type: 'health_probe_completed', status: { online: false } }, T0 + 1);
+    assert.deepEqual(good, copy, 'the input state is not modified');
+    assert.equal(state.revision, good.revision + 1);
+    assert.ok(Object.isFrozen(effects) && effects.length > 0);
     assert.throws(() => api.Machine.restore('{}'), api.InvalidStateError);
   });
 
