@@ -99,8 +99,8 @@ const rows = [
   { name: 'health_probe', median_ns: measure((i) => machine.healthProbe(probe, T0 + i)), note: 'machine.healthProbe({online, version, activeJails}, epoch ms), 1 effect' },
   // The event's status object is fresh per call in the reducer too (it is kept in the state).
   { name: 'reducer_baseline', median_ns: measure((i) => reduceProbe(reducer, { ...probeEvent.status }, T0 + i)), note: 'hand-written JS reducer, same event, same effect objects' },
-  { name: 'step_jail_activated', median_ns: measure((i) => machine.step(activation, T0 + i)), note: 'machine.step(jail_activated), no effect' },
-  { name: 'step_date_now', median_ns: measure(() => machine.step(probeEvent, new Date(T0))), note: 'machine.step with a Date now (the value-converter path)' },
+  { name: 'step_jail_activated', median_ns: measure((i) => machine.step(activation, T0 + i)), note: 'machine.step(jail_activated), no effect (the event through the value converter)' },
+  { name: 'step_date_now', median_ns: measure(() => machine.step(probeEvent, new Date(T0))), note: 'machine.step(health_probe_completed) with a Date now: the event path (value converter in, effects as JSON text out), not the scalar fast path' },
   { name: 'state', median_ns: measure(() => JSON.stringify(machine.state())), note: 'machine.state() (+ JSON.stringify to consume it)' },
   { name: 'revision_getter', median_ns: measure(() => String(machine.revision)), note: 'machine.revision: one wasm call, a number back as a JsValue in a Result (externref table)' },
   { name: 'next_deadline', median_ns: measure((i) => String(machine.nextDeadline(T0 + i))), note: 'machine.nextDeadline(epoch ms)' },
