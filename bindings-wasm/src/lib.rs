@@ -6,8 +6,9 @@
 //! depth, so cyclic input is an error and not a stack overflow, and with
 //! every JS operation that can run user code imported with `catch`), then go
 //! through the core's `from_value` readers, whose errors name the field path.
-//! Outputs are serialized with serde-wasm-bindgen's JSON-compatible
-//! serializer (plain objects, no `Map`s).
+//! Outputs leave as JSON text (serde_json's writer, see `to_out`) that the
+//! package's JavaScript parses into plain objects. No JSON text comes in, so
+//! the module carries no JSON reader (~17 KB; bindings-wasm/README.md, "Size").
 //!
 //! Why not serde-wasm-bindgen's deserializer for the inputs: it calls
 //! `Object.entries` and `in` without `catch`, so a throwing getter or proxy
