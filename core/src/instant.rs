@@ -59,7 +59,7 @@ impl Instant {
     ///
     /// Accepts what chrono's `DateTime::parse_from_rfc3339` accepts (`T`, `t`
     /// or a space between date and time, `Z`/`z` or `±HH:MM` with `+`, `-` or
-    /// U+2212, any number of fraction digits); the reason in parenthesis in the
+    /// U+2212, any number of fraction digits); the reason in parentheses in the
     /// error is chrono's too. A test checks both against chrono.
     pub fn parse_rfc3339(text: &str) -> Result<Instant, Error> {
         let invalid = |why: &str| {
