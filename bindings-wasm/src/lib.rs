@@ -34,7 +34,7 @@ use core::fmt;
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
-use bangui_state_core::{self as core_api, Event, Instant, ProbeTransition, State, Trace};
+use bangui_state_core::{self as core_api, ErrorKind, Event, Instant, ProbeTransition, State, Trace};
 use js_sys::{Array, Function, Reflect};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
@@ -47,40 +47,21 @@ pub const MAX_DEPTH: usize = 128;
 // ---------------------------------------------------------------------------
 // Errors
 
-/// A rejected input, before it becomes a JS `Error`.
+/// A rejected input, before it becomes a JS `Error`: the core's own error
+/// (the binding's conversion errors use the core's kinds too), wrapped only
+/// because `From<core::Error> for JsValue` cannot be implemented here.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BindError {
-    /// The core's [`ErrorKind`](bangui_state_core::ErrorKind) name, e.g. `invalid_event`.
-    pub kind: &'static str,
-    /// Where the problem is (`event.status.online`), or `""`.
-    pub path: String,
-    /// What is wrong, without the path.
-    pub message: String,
-}
+pub struct BindError(pub core_api::Error);
 
 impl BindError {
-    fn new(kind: &'static str, path: impl Into<String>, message: impl Into<String>) -> Self {
-        BindError {
-            kind,
-            path: path.into(),
-            message: message.into(),
-        }
+    fn new(kind: ErrorKind, path: impl fmt::Display, message: impl Into<String>) -> Self {
+        BindError(core_api::Error::new(kind, path, message))
     }
 }
 
 impl From<core_api::Error> for BindError {
     fn from(e: core_api::Error) -> Self {
-        BindError::new(e.kind().name(), e.path(), e.message())
-    }
-}
-
-impl fmt::Display for BindError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
+        BindError(e)
     }
 }
 
@@ -102,14 +83,15 @@ pub fn set_error_factory(factory: Function) {
 
 impl From<BindError> for JsValue {
     fn from(e: BindError) -> JsValue {
+        let BindError(e) = e;
         let message = e.to_string();
         let made = ERROR_FACTORY.with(|slot| {
             let factory = slot.try_borrow().ok()?.clone()?;
             factory
                 .call3(
                     &JsValue::NULL,
-                    &JsValue::from_str(e.kind),
-                    &JsValue::from_str(&e.path),
+                    &JsValue::from_str(e.kind().name()),
+                    &JsValue::from_str(e.path()),
                     &JsValue::from_str(&message),
                 )
                 .ok()
@@ -281,7 +263,7 @@ fn convert(value: &JsValue, path: Path<'_>, depth: usize) -> Result<Value, (Stri
 }
 
 /// Converts a JS value to JSON; a failure is a `kind` error under `root`.
-fn to_json(value: JsValue, root: &str, kind: &'static str) -> JsResult<Value> {
+fn to_json(value: JsValue, root: &str, kind: ErrorKind) -> JsResult<Value> {
     convert(&value, Path::Root(root), 0).map_err(|(path, message)| BindError::new(kind, path, message))
 }
 
@@ -303,8 +285,13 @@ fn to_out<T: Serialize + ?Sized>(value: &T) -> JsResult<JsValue> {
 
 /// The output's JSON text, marked `!` when it holds a wide integer.
 fn out_text<T: Serialize + ?Sized>(value: &T) -> JsResult<String> {
-    let mut text = serde_json::to_string(value)
-        .map_err(|_| BindError::new("invalid_state", "", "cannot convert the output to JavaScript"))?;
+    let mut text = serde_json::to_string(value).map_err(|_| {
+        BindError::new(
+            ErrorKind::InvalidState,
+            "",
+            "cannot convert the output to JavaScript",
+        )
+    })?;
     if has_wide_number(&text) {
         text.insert(0, '!');
     }
@@ -424,7 +411,7 @@ impl fmt::Display for JsNumber {
 }
 
 fn instant_error(message: impl Into<String>) -> BindError {
-    BindError::new("invalid_instant", "now", message)
+    BindError::new(ErrorKind::InvalidInstant, "now", message)
 }
 
 fn instant_from_millis(ms: f64) -> JsResult<Instant> {
@@ -490,11 +477,19 @@ fn describe(value: &JsValue) -> &'static str {
 
 /// Reads an event: JS value -> JSON -> the core's reader (errors under `event`).
 fn read_event(event: JsValue) -> JsResult<Event> {
-    Ok(Event::from_value(&to_json(event, "event", "invalid_event")?)?)
+    Ok(Event::from_value(&to_json(
+        event,
+        "event",
+        ErrorKind::InvalidEvent,
+    )?)?)
 }
 
 fn read_state(state: JsValue) -> JsResult<State> {
-    Ok(State::from_value(&to_json(state, "state", "invalid_state")?)?)
+    Ok(State::from_value(&to_json(
+        state,
+        "state",
+        ErrorKind::InvalidState,
+    )?)?)
 }
 
 /// A runtime-state machine: the state, folded one event at a time.
@@ -526,7 +521,7 @@ pub struct Machine {
 
 fn busy() -> BindError {
     BindError::new(
-        "invalid_state",
+        ErrorKind::InvalidState,
         "",
         "the machine is busy (re-entrant call from a getter)",
     )
@@ -549,7 +544,7 @@ impl Machine {
     /// A new machine from the host's bootstrap settings object.
     #[wasm_bindgen(constructor)]
     pub fn new(bootstrap_settings: JsValue) -> Result<Machine, JsValue> {
-        let settings = to_json(bootstrap_settings, "bootstrap", "invalid_settings")?;
+        let settings = to_json(bootstrap_settings, "bootstrap", ErrorKind::InvalidSettings)?;
         let state = State::from_bootstrap_value(&settings).map_err(BindError::from)?;
         Ok(Machine {
             state: RefCell::new(state),
@@ -628,7 +623,7 @@ impl Machine {
     pub fn take_error(&self) -> JsValue {
         match self.handoff.take() {
             Some(Err(e)) => e.into(),
-            _ => BindError::new("invalid_state", "", "no probe error to take").into(),
+            _ => BindError::new(ErrorKind::InvalidState, "", "no probe error to take").into(),
         }
     }
 }
@@ -674,7 +669,7 @@ impl Machine {
         let now = instant_from_millis(now_ms)?;
         if !(active_jails >= 0.0 && active_jails <= MAX_SAFE_INTEGER as f64 && active_jails.fract() == 0.0) {
             return Err(BindError::new(
-                "invalid_event",
+                ErrorKind::InvalidEvent,
                 "event.status.active_jails",
                 "expected a non-negative integer",
             ));
@@ -736,7 +731,8 @@ impl Machine {
 /// the core's own replay: one `{effects, state}` or `{error, state}` per step.
 #[wasm_bindgen(js_name = "__replay")]
 pub fn replay(trace: JsValue) -> Result<JsValue, JsValue> {
-    let trace = Trace::from_value(&to_json(trace, "trace", "invalid_trace")?).map_err(BindError::from)?;
+    let trace =
+        Trace::from_value(&to_json(trace, "trace", ErrorKind::InvalidTrace)?).map_err(BindError::from)?;
     Ok(to_out(&trace.replay())?)
 }
 
@@ -817,8 +813,11 @@ mod tests {
 
     #[test]
     fn errors_display_path_then_message() {
-        let e = BindError::new("invalid_event", "event.type", "unknown");
-        assert_eq!(e.to_string(), "event.type: unknown");
-        assert_eq!(BindError::new("invalid_event", "", "whole").to_string(), "whole");
+        let e = BindError::new(ErrorKind::InvalidEvent, "event.type", "unknown");
+        assert_eq!(e.0.to_string(), "event.type: unknown");
+        assert_eq!(
+            BindError::new(ErrorKind::InvalidEvent, "", "whole").0.to_string(),
+            "whole"
+        );
     }
 }

@@ -56,7 +56,16 @@ pub struct Error {
 }
 
 impl Error {
-    pub(crate) fn new(kind: ErrorKind, path: impl fmt::Display, message: impl Into<String>) -> Self {
+    /// An error of `kind` at `path` (`""` for the input as a whole). Public
+    /// so that a binding can report its own conversion errors (a JS value
+    /// that is not JSON, a `now` of the wrong type) in the same form.
+    ///
+    /// ```
+    /// use bangui_state_core::{Error, ErrorKind};
+    /// let e = Error::new(ErrorKind::InvalidInstant, "now", "expected a finite number");
+    /// assert_eq!(e.to_string(), "now: expected a finite number");
+    /// ```
+    pub fn new(kind: ErrorKind, path: impl fmt::Display, message: impl Into<String>) -> Self {
         Error {
             kind,
             path: path.to_string(),
