@@ -124,7 +124,7 @@ def test_now_as_int_unix_microseconds_is_the_same_instant(bootstrap: dict[str, A
         by_int.health_probe(True, now=micros + 7)
     assert by_datetime.state_json == by_int.state_json
     assert by_int.next_deadline(micros) == T0 + timedelta(seconds=60)
-    with pytest.raises(bangui_state.InvalidInstantError, match="out of range"):
+    with pytest.raises(bangui_state.InvalidInstantError, match="not Unix microseconds of this era"):
         by_int.health_probe(True, now=2**63)
     with pytest.raises(TypeError):
         by_int.step({"type": "activation_cleared"}, True)  # a bool is not an instant
