@@ -345,20 +345,20 @@ class Machine:
         if type(event) is dict and len(event) == 2:
             # The fast path, inline (a function call costs as much as the probe's
             # own work), with subscripts and identity tests, the cheapest checks.
+            online: object = None  # stays None unless the event is a plain health probe
             try:
-                status = event["status"] if event["type"] == "health_probe_completed" else None
-                if type(status) is dict:
-                    if len(status) == 3:
-                        online, version, active_jails = status["online"], status["version"], status["active_jails"]
-                    elif status.keys() <= _PROBE_STATUS_KEYS:
-                        online, version = status["online"], status.get("version")
-                        active_jails = status.get("active_jails", 0)
-                    else:
-                        status = None
+                if event["type"] == "health_probe_completed":
+                    status = event["status"]
+                    if type(status) is dict:
+                        if len(status) == 3:
+                            online, version, active_jails = status["online"], status["version"], status["active_jails"]
+                        elif status.keys() <= _PROBE_STATUS_KEYS:
+                            online, version = status["online"], status.get("version")
+                            active_jails = status.get("active_jails", 0)
             except Exception:  # noqa: BLE001 - a missing key, an odd "type": the JSON path says what is wrong
-                status = None
-            if type(status) is dict and (online is True or online is False) \
-                    and (version is None or type(version) is str) and type(active_jails) is int:
+                online = None
+            if (online is True or online is False) and (version is None or type(version) is str) \
+                    and type(active_jails) is int:
                 try:
                     entry = _probes[(online, version, active_jails)]
                 except KeyError:
