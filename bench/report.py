@@ -142,6 +142,11 @@ def main() -> int:
             check(None if ratio(py_base, py_fast) is None else ratio(py_base, py_fast) >= 10),
         ),
         (
+            "Python step(dict) at least as fast as the seed's function (plain-Python baseline)",
+            speedup(py_step, py_base),
+            check(None if ratio(py_base, py_step) is None else ratio(py_base, py_step) >= 1),
+        ),
+        (
             "Python JSON step ≥ 2× the baseline",
             speedup(py_step, py_base),
             check(None if ratio(py_base, py_step) is None else ratio(py_base, py_step) >= 2),
