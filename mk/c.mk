@@ -50,8 +50,8 @@ setup-c:
 	fi
 
 setup-python: setup-c
-	@$(C_PYTHON) -c "import cffi, pytest, structlog" 2>/dev/null || \
-	  $(C_PYTHON) -m pip install --quiet --disable-pip-version-check "cffi>=1.15" pytest structlog
+	@$(C_PYTHON) -c "import cffi, pytest, structlog, mypy" 2>/dev/null || \
+	  $(C_PYTHON) -m pip install --quiet --disable-pip-version-check "cffi>=1.15" pytest structlog mypy
 
 lib-c:
 	$(CARGO) build --release -p bangui-state-c
@@ -127,8 +127,10 @@ test-c: setup-c test-c-crate test-c-plain test-c-asan test-c-tsan test-c-valgrin
 python-install: setup-python lib-c
 	BANGUI_STATE_LIB= $(C_PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings-c/python
 
-## test-python: the installed package's tests; the benchmark once, untimed.
+## test-python: mypy --strict on the package, the installed package's tests (doc examples and
+## typing included); the benchmark once, untimed.
 test-python: python-install
+	cd bindings-c/python && $(C_PYTHON) -m mypy --strict src/bangui_state
 	cd bindings-c/python && BANGUI_STATE_VECTORS="$(abspath $(C_VECTORS))" $(C_PYTHON) -m pytest -q tests ../../examples/python
 	BANGUI_STATE_LIB= $(C_PYTHON) bench/python/bench.py --quick > /dev/null
 

@@ -162,6 +162,7 @@ def _walk(value: Any, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise _Refused(f"nested deeper than {MAX_DEPTH} levels", value)
     kind = type(value)
+    out: dict[str, Any] | None
     if kind is dict:
         items: Any = value.items()
         out = None

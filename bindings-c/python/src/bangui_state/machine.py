@@ -124,7 +124,8 @@ def _probe_entry(online: bool, version: str | None, active_jails: int) -> _Probe
         if _py_probe is not None and 0 <= active_jails <= _U64_MAX:  # (API mode only)
             version_arg = _NULL if version is None else _encode_version(version)
             effects = _steady_effects(online, version, active_jails)
-            template = effects[0] if len(effects) == 1 and type(effects[0]) is dict else {}
+            first: Any = effects[0] if effects else None
+            template: dict[str, Any] = first if len(effects) == 1 and type(first) is dict else {}
             nested = [key for key, value in template.items() if type(value) is dict or type(value) is list]
             flat = len(nested) == 1 and type(template[nested[0]]) is dict and not any(
                 type(v) is dict or type(v) is list for v in template[nested[0]].values())
