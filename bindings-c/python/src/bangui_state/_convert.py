@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import json.encoder
 import math
-import operator
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
@@ -62,11 +61,11 @@ def _format_path(root: str, parts: list[str | int]) -> str:
 def _short_path(root: str, parts: list[str | int]) -> str:
     if len(parts) <= 12:
         return _format_path(root, parts)
-    return f"{_format_path(root, parts[:6])}...{_format_path('', parts[-3:])} ({len(parts)} levels)"
+    return f"{_format_path(root, parts[:6])}...{_format_path('', parts[-3:])} (a path of {len(parts)} keys)"
 
 
 def _type_name(value: object) -> str:
-    return type(value).__qualname__
+    return type(value).__name__
 
 
 def _check_str(text: str) -> None:
@@ -96,8 +95,8 @@ def _check_float(value: float) -> None:
 def _honest_int(value: int) -> int:
     """The value of an int subclass, if its conversions say the same; else refused."""
     true = int.__index__(value)
-    try:
-        said = (operator.index(value), int(value))
+    try:  # the subclass's own conversions (operator.index would not ask an int subclass)
+        said = (type(value).__index__(value), type(value).__int__(value))
     except Exception as e:  # noqa: BLE001 - any failure of the subclass's own code is a refusal
         raise _Refused(f"{_type_name(value)} (an int subclass) fails to convert: {e!r}", value) from None
     if said != (true, true) or type(said[0]) is not int or type(said[1]) is not int:
@@ -172,7 +171,7 @@ def _walk(value: Any, depth: int) -> Any:
         try:
             items = list(value.items())
         except Exception as e:  # noqa: BLE001 - the Mapping's own code failed: refuse it, say how
-            raise _Refused(f"reading this {_type_name(value)} failed: {e!r}", None) from None
+            raise _Refused(f"reading this {_type_name(value)} failed: {e!r}", value) from None
         out = {}  # always a plain copy
     elif value is None:
         return None
@@ -188,15 +187,15 @@ def _walk(value: Any, depth: int) -> Any:
     else:
         return _scalar(value)
     for key, item in items:
+        if type(key) is not str:  # refused or normalised here: the path so far is the dict's own
+            new_key = _key(key)
+            if out is None:
+                out = dict(value)
+                del out[key]
+            if new_key in out:
+                raise _Refused(f"key {new_key!r} given twice (once as a {_type_name(key)})", None)
+            key = new_key
         try:
-            if type(key) is not str:
-                new_key = _key(key)
-                if out is None:
-                    out = dict(value)
-                    del out[key]
-                if new_key in out:
-                    raise _Refused(f"key {new_key!r} given twice (once as a {_type_name(key)})", None)
-                key = new_key
             t = type(item)
             if t is str:
                 if not item.isascii():
@@ -207,10 +206,9 @@ def _walk(value: Any, depth: int) -> Any:
             else:
                 new = _walk(item, depth + 1)
         except _Refused as refused:
-            if refused.at is not None:  # not a key's own fault
-                refused.parts.append(key)
-                if refused.at is value:
-                    refused.cycle = True
+            refused.parts.append(key)
+            if refused.at is value:
+                refused.cycle = True
             raise
         if out is not None:
             out[key] = new

@@ -6,7 +6,7 @@ import re
 from ._ffi import ffi, lib
 
 # A field path at the start of a message: `event.status.version`, `event.list[3]`, `event.x["a b"]`.
-_PATH = re.compile(r'([A-Za-z_]\w*(?:\.\w+|\[\d+\]|\["(?:[^"\\]|\\.)*"\])*)(?:\.\.\.\S*)?(?: \(\d+ levels\))?: ')
+_PATH = re.compile(r'([A-Za-z_]\w*(?:\.\w+|\[\d+\]|\["(?:[^"\\]|\\.)*"\])*)(?:\.\.\.\S*)?(?: \(a path of \d+ keys\))?: ')
 
 
 class Error(Exception):

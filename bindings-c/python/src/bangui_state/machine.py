@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import json.decoder
-import operator
 import json.scanner
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -248,7 +247,8 @@ def _active_jails(active_jails: object) -> int:
     value = int.__index__(active_jails)
     if type(active_jails) is not int:
         try:
-            honest = operator.index(active_jails) == value and int(active_jails) == value
+            kind = type(active_jails)
+            honest = kind.__index__(active_jails) == value and kind.__int__(active_jails) == value
         except Exception:  # noqa: BLE001 - a failing conversion is a lie too
             honest = False
         if not honest:
