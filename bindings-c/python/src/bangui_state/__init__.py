@@ -16,7 +16,12 @@ core. Quick start (fixed instants here; a host passes
     >>> report = m.health_probe(False, now=t0 + timedelta(seconds=42))
     >>> report.crash_detected, report.seconds_since_activation
     (True, 12.0)
-    >>> rest = bangui_state.log_effects(report.effects, structlog.get_logger())  # the seed's log calls
+    >>> log = structlog.wrap_logger(structlog.PrintLogger(),  # or structlog.get_logger()
+    ...     processors=[structlog.processors.KeyValueRenderer(key_order=["event"])])
+    >>> rest = bangui_state.log_effects(report.effects, log)  # the seed's log calls
+    event='fail2ban_went_offline'
+    event='activation_crash_detected' jail='sshd' seconds_since_activation=12.0
+    event='health_check_complete' online=False version=None active_jails=0
     >>> rest  # effects other than logs, for the host to carry out
     []
     >>> m.state["pending_recovery"]["jail_name"], m.revision

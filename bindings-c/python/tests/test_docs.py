@@ -1,0 +1,71 @@
+"""Every doc example runs and prints what the docs say: the package
+docstring's doctest, and the ```python blocks of the package README and of
+the repository README. A ```text block right after a ```python block is that
+block's exact output; the blocks of one file run in order, in one namespace."""
+from __future__ import annotations
+
+import contextlib
+import doctest
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+import bangui_state
+from conftest import REPO
+
+BLOCK = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
+
+
+def examples(path: Path) -> list[tuple[int, str, str | None]]:
+    """(line, code, expected output or None) per ```python block."""
+    text = path.read_text(encoding="utf-8")
+    blocks = [(m.start(), m[1], m[2], m.end()) for m in BLOCK.finditer(text)]
+    out = []
+    for i, (start, lang, body, end) in enumerate(blocks):
+        if lang != "python":
+            continue
+        after = blocks[i + 1] if i + 1 < len(blocks) else None
+        expected = after[2] if after and after[1] == "text" and text[end:after[0]].strip() == "" else None
+        out.append((text.count("\n", 0, start) + 2, body, expected))
+    return out
+
+
+def run_examples(path: Path) -> int:
+    namespace: dict[str, object] = {"__name__": f"doc:{path.name}"}
+    blocks = examples(path)
+    for line, code, expected in blocks:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(code, f"{path}:{line}", "exec"), namespace)  # noqa: S102 - the docs' own code
+        if expected is not None:
+            assert printed.getvalue() == expected, f"{path.name}, block at line {line}"
+        lines = [text for text in code.strip().splitlines() if text.strip() and not text.startswith("#")]
+        assert printed.getvalue(), f"{path.name}, block at line {line} prints nothing"
+        assert "print(" in lines[-1] or lines[-1].startswith((" ", "except", "    ")), \
+            f"{path.name}, block at line {line}: the last line shows nothing"
+    return len(blocks)
+
+
+def test_the_package_docstring_quick_start_runs() -> None:
+    result = doctest.testmod(bangui_state, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.attempted >= 8
+    assert result.failed == 0
+
+
+def test_the_package_readme_examples_run_and_print_what_it_shows() -> None:
+    assert run_examples(REPO / "bindings-c" / "python" / "README.md") >= 4
+
+
+def test_the_repository_readme_python_examples_run_and_print_what_it_shows() -> None:
+    assert run_examples(REPO / "README.md") >= 1
+
+
+@pytest.mark.parametrize("readme", ["bindings-c/python/README.md"])
+def test_the_shipped_readme_stands_alone(readme: str) -> None:
+    """It is on PyPI: no links into the repository, no make targets."""
+    text = (REPO / readme).read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)]+)\)", text)
+    assert all(link.startswith(("https://", "http://")) for link in links), links
+    assert "make " not in text and "../" not in text
