@@ -296,7 +296,7 @@ class Machine:
 
     __slots__ = ("_handle", "__weakref__")
 
-    def __init__(self, bootstrap_settings: Settings) -> None:
+    def __init__(self, bootstrap_settings: Mapping[str, Any]) -> None:
         """A new machine from the host's bootstrap settings (revision 0)."""
         self._handle = self._make(lib.bangui_machine_new, dumps(bootstrap_settings, "bootstrap"))
 
