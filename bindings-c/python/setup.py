@@ -32,6 +32,7 @@ CRATE = HERE.parent
 REPO = CRATE.parent
 LIB_NAME = "libbangui_state.so"
 EXTENSION = "bangui_state._bangui_state_cffi"
+SPEEDUPS = "bangui_state._speedups"
 
 
 @functools.lru_cache(maxsize=None)
@@ -65,7 +66,9 @@ class BuildWithLibrary(build_py):
 
 class BuildCffiExtension(build_ext):
     """Generates the cffi API-mode C source from the header, then compiles it
-    against the library (skipped, with a warning, when there is none)."""
+    and `bangui_state._speedups` (step's health-probe fast path, a small
+    CPython extension) against the library (both skipped, with a warning,
+    when there is none)."""
 
     def run(self):
         library = find_library()
@@ -86,6 +89,9 @@ class BuildCffiExtension(build_ext):
                 for attr in ("sources", "include_dirs", "library_dirs", "libraries", "extra_compile_args",
                              "extra_link_args"):
                     setattr(ext, attr, getattr(generated, attr))
+            elif ext.name == SPEEDUPS:
+                for attr in ("include_dirs", "library_dirs", "libraries", "extra_compile_args", "extra_link_args"):
+                    setattr(ext, attr, getattr(generated, attr))
         super().run()
 
 
@@ -97,5 +103,6 @@ class BinaryDistribution(Distribution):
 setup(
     cmdclass={"build_py": BuildWithLibrary, "build_ext": BuildCffiExtension},
     distclass=BinaryDistribution,
-    ext_modules=[Extension(EXTENSION, sources=[])],
+    ext_modules=[Extension(EXTENSION, sources=[]),
+                 Extension(SPEEDUPS, sources=["src/bangui_state/_speedups.c"])],
 )

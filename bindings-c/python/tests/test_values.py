@@ -332,3 +332,50 @@ def test_step_effects_are_the_callers_own(machine: Machine) -> None:
     first[0]["event"] = "mutated"
     assert machine.step(probe, T0) == [{"type": "log", "level": "debug", "event": "health_check_complete",
                                         "fields": {"online": True, "version": "1.1.0", "active_jails": 2}}]
+
+
+def test_step_reads_utc_datetimes_of_any_year_exactly(bootstrap: dict[str, Any]) -> None:
+    """`now` as a UTC datetime is converted in C on step's probe path: the crash it
+    detects is stamped with exactly that instant, for instants of any year."""
+    from bangui_state import machine as machine_module
+
+    assert (machine_module._c_step_probe is not None) == (bangui_state._ffi.MODE == "api")
+    rng = random.Random(5)
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    online = {"type": "health_probe_completed", "status": {"online": True}}
+    offline = {"type": "health_probe_completed", "status": {"online": False}}
+    for _ in range(300):
+        at = epoch + timedelta(microseconds=rng.randrange(-62_135_596_800_000_000, 253_402_300_799_999_999))
+        m = Machine(bootstrap)
+        m.step_json('{"type": "jail_activated", "jail_name": "sshd"}', at)
+        m.step(online, at)
+        effects = m.step(offline, at)
+        assert effects[1]["fields"] == {"jail": "sshd", "seconds_since_activation": 0.0}
+        expected = (f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}:{at.second:02d}."
+                    f"{at.microsecond:06d}Z")
+        assert m.state["pending_recovery"]["detected_at"] == expected
+
+
+def test_the_c_fast_path_takes_cached_plain_probes_only(bootstrap: dict[str, Any]) -> None:
+    from bangui_state import machine as machine_module
+
+    step_probe = machine_module._c_step_probe
+    if step_probe is None:
+        pytest.skip("ABI mode: no _speedups")
+    m = Machine(bootstrap)
+    probe = {"type": "health_probe_completed", "status": {"online": True, "version": "9.9", "active_jails": 1}}
+    args = (m._address, probe, T0_US, machine_module._probes, bangui_state.MIN_NOW_US, bangui_state.MAX_NOW_US)
+    machine_module._probes.pop((True, "9.9", 1), None)
+    assert step_probe(*args) is None and m.revision == 0  # not cached yet: not taken, nothing done
+    m.step(probe, T0_US)  # the Python side caches it
+    assert step_probe(*args) == [{"type": "log", "level": "debug", "event": "health_check_complete",  # steady
+                                  "fields": {"online": True, "version": "9.9", "active_jails": 1}}]
+    assert m.revision == 2
+    for event in ({**probe, "extra": 1}, {"type": "health_probe_completed", "status": {**probe["status"], "x": 1}},
+                  {"type": "health_probe_completed", "status": {"online": 1}}, [probe], None):
+        assert step_probe(m._address, event, T0_US, *args[3:]) is None
+    for now in (T0, T0_US):
+        assert step_probe(0, probe, now, *args[3:]) is None  # a closed machine's address
+    assert step_probe(m._address, probe, 5, *args[3:]) is None  # not this era's microseconds
+    assert step_probe(m._address, probe, T0.astimezone(timezone(timedelta(hours=1))), *args[3:]) is None
+    assert m.revision == 2

@@ -8,6 +8,7 @@ encoder and scanner directly.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import json.decoder
 import json.scanner
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from ._convert import EPOCH, MAX_NOW_US, MIN_NOW_US, c_text, dumps, micros, refuse_now, to_unix_micros
-from ._ffi import ffi, lib
+from ._ffi import MODE, ffi, lib
 from .errors import (
     ArgumentTypeError,
     Error,
@@ -112,7 +113,7 @@ def _copy_json(value: Any) -> Any:
 # nested dict of scalars (as `health_check_complete`'s fields are), else None
 # and a general deep copy. Arguments the fast path cannot take exactly (a NUL
 # or a lone surrogate in the version, active_jails out of range) map to None.
-_ProbeEntry = tuple[Any, dict[str, Any], "str | None", list[Effect]]
+_ProbeEntry = tuple["bytes | None", dict[str, Any], "str | None", list[Effect]]
 _probes: dict[tuple[bool, str | None, int], _ProbeEntry | None] = {}
 _UNSEEN: Any = object()
 
@@ -121,7 +122,7 @@ def _probe_entry(online: bool, version: str | None, active_jails: int) -> _Probe
     entry: _ProbeEntry | None = None
     try:
         if _py_probe is not None and 0 <= active_jails <= _U64_MAX:  # (API mode only)
-            version_arg = _NULL if version is None else _encode_version(version)
+            version_arg = None if version is None else _encode_version(version)
             effects = _steady_effects(online, version, active_jails)
             first: Any = effects[0] if effects else None
             template: dict[str, Any] = first if len(effects) == 1 and type(first) is dict else {}
@@ -263,6 +264,19 @@ _health_probe = lib.bangui_machine_health_probe
 assert LOG_HEALTH_CHECK_COMPLETE == 16  # inlined below
 _py_probe: Any = getattr(lib, "bangui_py_health_probe", None)  # API mode only
 _machine_step = lib.bangui_machine_step
+
+
+def _load_speedups() -> Any:
+    """`_speedups.step_probe` (API mode only: it is linked against the shipped library), else None."""
+    if MODE != "api":
+        return None
+    try:
+        return importlib.import_module(f"{__package__}._speedups").step_probe
+    except ImportError:
+        return None
+
+
+_c_step_probe: Any = _load_speedups()
 _PROBE_STATUS_KEYS = frozenset(("online", "version", "active_jails"))
 
 
@@ -294,11 +308,15 @@ class Machine:
     `NotJsonError` naming its path (``event.status.version: ...``).
     """
 
-    __slots__ = ("_handle", "__weakref__")
+    __slots__ = ("_handle", "_address", "__weakref__")
 
     def __init__(self, bootstrap_settings: Mapping[str, Any]) -> None:
         """A new machine from the host's bootstrap settings (revision 0)."""
-        self._handle = self._make(lib.bangui_machine_new, dumps(bootstrap_settings, "bootstrap"))
+        self._hold(self._make(lib.bangui_machine_new, dumps(bootstrap_settings, "bootstrap")))
+
+    def _hold(self, handle: Any) -> None:
+        self._handle = handle
+        self._address = int(ffi.cast("uintptr_t", handle))  # for _speedups; 0 once closed
 
     @staticmethod
     def _make(constructor: Any, text: bytes) -> Any:
@@ -319,12 +337,12 @@ class Machine:
     @classmethod
     def _restore(cls, state_json: bytes) -> Machine:
         machine = cls.__new__(cls)
-        machine._handle = cls._make(lib.bangui_machine_restore, state_json)
+        machine._hold(cls._make(lib.bangui_machine_restore, state_json))
         return machine
 
     def close(self) -> None:
         """Frees the handle now; later calls raise `NullArgumentError`."""
-        handle, self._handle = self._handle, ffi.NULL
+        handle, self._handle, self._address = self._handle, ffi.NULL, 0
         if handle != ffi.NULL:
             ffi.release(handle)
 
@@ -343,6 +361,10 @@ class Machine:
         misspelt type or field); at run time any `Mapping` is read. A plain
         health probe (`status` with only `online`, `version`, `active_jails`)
         takes the library's typed fast path, with the same result."""
+        if _c_step_probe is not None:  # the fast path in C (_speedups.c); None: not taken, nothing done
+            taken = _c_step_probe(self._address, event, now, _probes, MIN_NOW_US, MAX_NOW_US)
+            if taken is not None:
+                return taken if type(taken) is list else cast(list[Effect], _loads(taken))
         if type(event) is dict and len(event) == 2:
             # The fast path, inline (a function call costs as much as the probe's
             # own work), with subscripts and identity tests, the cheapest checks.
@@ -372,7 +394,9 @@ class Machine:
                         now_us = (since.days * 86400 + since.seconds) * 1_000_000 + since.microseconds
                     else:
                         now_us = micros(now)
-                    packed = _py_probe(self._handle, online, entry[0], active_jails, now_us)
+                    version_arg = entry[0]
+                    packed = _py_probe(self._handle, online, _NULL if version_arg is None else version_arg,
+                                       active_jails, now_us)
                     if packed >= 0:
                         nested = entry[2]
                         if nested is None:
