@@ -29,6 +29,8 @@ PIECES = {
     "step_json_bytes_in_str_out": "lambda: m._step(EVENT_JSON, MICROS)",
     "step": "lambda: m.step(EVENT, NOW)",
     "step_int_now": "lambda: m.step(EVENT, MICROS)",
+    "step_new_dict": "lambda: m.step({'type': 'health_probe_completed', "
+                     "'status': {'online': True, 'version': '1.1.0', 'active_jails': 2}}, NOW)",
     "step_other_event": "lambda: m.step(OTHER, NOW)",
     "steady_effects_copy": "lambda: mm._cached_steady_effects(True, '1.1.0', 2)",
     "baseline_plain_python": "lambda: B.baseline_probe(st, True, '1.1.0', 2, NOW)",

@@ -3,8 +3,11 @@
 The fast path (`Machine.health_probe`) keeps its per-call work small: no
 `ffi.new` per call (output buffers come from a free list), encoded versions
 cached, `now` as int Unix microseconds taken as is, and a tuple-based
-`ProbeReport`. `step` encodes and decodes JSON with the json module's C
-encoder and scanner directly.
+`ProbeReport`. `step` takes a plain health-probe dict through the same
+library call, read in C (`_speedups.c`) when the extension is there, with the
+library's steady-state effects cached per argument triple and copied for each
+caller; any other event is checked (`_convert`), then encoded and decoded with
+the json module's C encoder and scanner directly.
 """
 from __future__ import annotations
 
