@@ -44,6 +44,13 @@ class _Refused(Exception):
         self.parts: list[str | int] = []
         self.cycle = False
 
+    def inside(self, part: str | int, container: object) -> _Refused:
+        """The refusal, one level up: under `part` of `container`."""
+        self.parts.append(part)
+        if self.at is container:
+            self.cycle = True
+        return self
+
 
 def _format_path(root: str, parts: list[str | int]) -> str:
     """`event.status.version`, `event.settings.list[3]`, `event.overrides["a b"]`."""
@@ -196,20 +203,9 @@ def _walk(value: Any, depth: int) -> Any:
                 raise _Refused(f"key {new_key!r} given twice (once as a {_type_name(key)})", None)
             key = new_key
         try:
-            t = type(item)
-            if t is str:
-                if not item.isascii():
-                    _check_str(item)
-                new = item
-            elif t is bool or item is None or (t is int and -_BIG_INT <= item <= _BIG_INT):
-                new = item
-            else:
-                new = _walk(item, depth + 1)
+            new = _child(item, depth)
         except _Refused as refused:
-            refused.parts.append(key)
-            if refused.at is value:
-                refused.cycle = True
-            raise
+            raise refused.inside(key, value) from None
         if out is not None:
             out[key] = new
         elif new is not item:
@@ -218,23 +214,25 @@ def _walk(value: Any, depth: int) -> Any:
     return value if out is None else out
 
 
+def _child(item: Any, depth: int) -> Any:
+    """A container's item, checked (the common scalars inline)."""
+    t = type(item)
+    if t is str:
+        if not item.isascii():
+            _check_str(item)
+        return item
+    if t is bool or item is None or (t is int and -_BIG_INT <= item <= _BIG_INT):
+        return item
+    return _walk(item, depth + 1)
+
+
 def _walk_array(value: list[Any] | tuple[Any, ...], depth: int) -> Any:
     out = None
     for index, item in enumerate(value):
         try:
-            t = type(item)
-            if t is str:
-                if not item.isascii():
-                    _check_str(item)
-                continue
-            if t is bool or item is None or (t is int and -_BIG_INT <= item <= _BIG_INT):
-                continue
-            new = _walk(item, depth + 1)
+            new = _child(item, depth)
         except _Refused as refused:
-            refused.parts.append(index)
-            if refused.at is value:
-                refused.cycle = True
-            raise
+            raise refused.inside(index, value) from None
         if new is not item:
             if out is None:
                 out = list(value)
