@@ -379,3 +379,27 @@ def test_the_c_fast_path_takes_cached_plain_probes_only(bootstrap: dict[str, Any
     assert step_probe(m._address, probe, 5, *args[3:]) is None  # not this era's microseconds
     assert step_probe(m._address, probe, T0.astimezone(timezone(timedelta(hours=1))), *args[3:]) is None
     assert m.revision == 2
+
+
+def test_a_hostile_key_cannot_change_a_probe_while_it_is_read(bootstrap: dict[str, Any]) -> None:
+    """A key whose hash collides with "online" and whose __eq__ empties the dict:
+    the C reader leaves such a dict to Python (it holds borrowed references while
+    it reads), and the event, changed while read, is refused, the state untouched."""
+    status: dict[Any, Any] = {"online": True, "version": "1.1.0"}
+
+    class Collider:
+        def __hash__(self) -> int:
+            return hash("online")
+
+        def __eq__(self, other: object) -> bool:
+            status.clear()
+            return False
+
+    m = Machine(bootstrap)
+    probe = {"type": "health_probe_completed", "status": status}
+    m.step(probe, T0)
+    m.step(probe, T0)  # cached: the C path next time
+    status[Collider()] = 1
+    with pytest.raises(bangui_state.Error, match=r"^event\.status"):
+        m.step(probe, T0)
+    assert m.revision == 2

@@ -17,6 +17,18 @@
 
 static PyObject *key_type, *key_status, *key_online, *key_version, *key_active_jails, *probe_type;
 
+/* Whether every key of `dict` is an exact str: then looking a str up in it
+ * runs no Python code (no foreign __eq__ that could change the dict while
+ * this file holds borrowed references into it). */
+static int str_keys_only(PyObject *dict) {
+  Py_ssize_t position = 0;
+  PyObject *key, *value;
+  while (PyDict_Next(dict, &position, &key, &value)) {
+    if (!PyUnicode_CheckExact(key)) return 0;
+  }
+  return 1;
+}
+
 /* Unix microseconds of `now` if it is an int in [min_us, max_us) or an exact
  * datetime whose tzinfo is timezone.utc; else 0 (no error set). */
 static int now_micros(PyObject *now, int64_t min_us, int64_t max_us, int64_t *out) {
@@ -67,11 +79,16 @@ static PyObject *step_probe(PyObject *module, PyObject *const *args, Py_ssize_t 
     if (PyErr_Occurred()) return NULL;
     Py_RETURN_NONE; /* a closed machine: the Python path raises */
   }
-  if (!PyDict_CheckExact(event) || PyDict_GET_SIZE(event) != 2 || !PyDict_CheckExact(entries)) Py_RETURN_NONE;
+  if (!PyDict_CheckExact(event) || PyDict_GET_SIZE(event) != 2 || !PyDict_CheckExact(entries) ||
+      !str_keys_only(event)) {
+    Py_RETURN_NONE;
+  }
   PyObject *type = PyDict_GetItemWithError(event, key_type);
   if (type == NULL || !PyUnicode_CheckExact(type) || PyUnicode_Compare(type, probe_type) != 0) goto not_taken;
   PyObject *status = PyDict_GetItemWithError(event, key_status);
-  if (status == NULL || !PyDict_CheckExact(status)) goto not_taken;
+  if (status == NULL || !PyDict_CheckExact(status) || PyDict_GET_SIZE(status) > 3 || !str_keys_only(status)) {
+    goto not_taken;
+  }
   PyObject *online = PyDict_GetItemWithError(status, key_online);
   if (online != Py_True && online != Py_False) goto not_taken;
   Py_ssize_t present = 1;
