@@ -147,7 +147,7 @@ def main() -> int:
             check(None if ratio(py_base, py_step) is None else ratio(py_base, py_step) >= 1),
         ),
         (
-            "Python JSON step ≥ 2× the baseline",
+            "Python step(dict) ≥ 2× the baseline",
             speedup(py_step, py_base),
             check(None if ratio(py_base, py_step) is None else ratio(py_base, py_step) >= 2),
         ),
