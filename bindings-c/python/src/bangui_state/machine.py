@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from ._convert import EPOCH, MAX_NOW_US, MIN_NOW_US, c_text, dumps, micros, refuse_now, to_unix_micros
+from ._convert import EPOCH, MAX_NOW_US, MIN_NOW_US, c_text, dumps, micros, to_unix_micros
 from ._ffi import MODE, ffi, lib
 from .errors import (
     ArgumentTypeError,
