@@ -28,13 +28,13 @@ from .sqlite import AsyncSqliteStore, SqliteStore
 from .store import AsyncStore, Commit, Proposal, Snapshot, Store, Subscription
 
 if TYPE_CHECKING:
-    from .redis import AsyncRedisStore, RedisStore
+    from .redis_store import AsyncRedisStore, RedisStore
 
 
 def __getattr__(name: str) -> Any:
     # redis-py is an optional extra: imported only when a Redis store is asked for.
     if name in ("RedisStore", "AsyncRedisStore"):
-        from . import redis as _redis_store
+        from . import redis_store as _redis_store
 
         return getattr(_redis_store, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
