@@ -302,6 +302,10 @@ class SharedMachine:
                 pause = _backoff(conflicts)
                 if pause:
                     time.sleep(pause)
+                    # The state the conflict answered with is stale by now.
+                    fresh = self.store.load_if_newer(replica.snapshot.revision)
+                    if fresh is not None:
+                        replica.observe(fresh)
 
     def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
         """Applies `event` at `now` and commits it; returns the committed
@@ -426,6 +430,10 @@ class AsyncSharedMachine:
                 pause = _backoff(conflicts)
                 if pause:
                     await asyncio.sleep(pause)
+                    # The state the conflict answered with is stale by now.
+                    fresh = await self.store.load_if_newer(replica.snapshot.revision)
+                    if fresh is not None:
+                        replica.observe(fresh)
 
     async def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
         event_json, micros = _dumps(event), _micros(now)
