@@ -77,9 +77,13 @@ class RedisServer:
             process.wait()
 
     def client(self, **options: Any) -> Any:
+        return self.client_for(self.socket, **options)
+
+    @staticmethod
+    def client_for(socket: str, **options: Any) -> Any:
         import redis
 
-        return redis.Redis(unix_socket_path=self.socket, **options)
+        return redis.Redis(unix_socket_path=socket, **options)
 
 
 @pytest.fixture(scope="module")

@@ -177,14 +177,15 @@ class SqliteStore:
 
         def work(db: sqlite3.Connection) -> Snapshot | None:
             db.execute("BEGIN IMMEDIATE")
-            current = self._select(db)
-            if current is None:
+            row = db.execute("SELECT revision, cache_epoch FROM bangui_state WHERE name = ?", (self.name,)).fetchone()
+            if row is None:
                 db.execute("ROLLBACK")
                 raise StoreStateMissingError(self.description, "the machine's row is gone")
-            if current.revision != expected_revision:
+            if row[0] != expected_revision:
+                current = self._select(db)
                 db.execute("ROLLBACK")
                 return current
-            epoch = revision if proposal.cache_replaced else current.cache_epoch
+            epoch = revision if proposal.cache_replaced else row[1]
             db.execute("UPDATE bangui_state SET revision = ?, state = ?, cache_epoch = ?, commit_id = ? "
                        "WHERE name = ?", (revision, proposal.state_json, epoch, proposal.commit_id, self.name))
             state = proposal.state_json if carries_state(revision, self.log_retention) else None
