@@ -8,6 +8,8 @@ Per store:
                     SQLite an empty write transaction (BEGIN IMMEDIATE; COMMIT)
 - step              one uncontended `SharedMachine.step` (a jail activation: a
                     state change, so one commit); target <= 1.5x round_trip
+- commit            the store's commit alone, with a ready proposal (the step
+                    without the core's work): where the step's time goes
 - steady_probe      a steady `health_probe` (not committed: one read)
 - contended p50/p99 8 OS processes stepping on one machine as fast as they
                     can: per-step latency; the note gives commits/s and retries/step
@@ -78,6 +80,21 @@ def uncontended(spec: StoreSpec, count: int) -> tuple[list[int], list[int]]:
     return steps, probes
 
 
+def commit_alone(spec: StoreSpec, count: int) -> list[int]:
+    """The store's commit with a ready proposal: the step minus the core's work."""
+    from bangui_state.shared import Proposal
+
+    store = StoreSpec(spec.kind, spec.where, spec.name + "-commit").machine().store
+    state_json = spec.machine().state_json()
+    event_json = '{"type":"jail_activated","jail_name":"sshd"}'
+    proposals = [Proposal(state_json, "2026-04-27T16:42:00.000000Z", event_json, False) for _ in range(count)]
+
+    def commit(i: int) -> None:
+        assert store.commit(i, proposals[i]) is None
+
+    return timed(commit, count)
+
+
 def contend(barrier: Any, spec: StoreSpec, worker: int, steps: int) -> dict[str, Any]:
     machine = spec.machine(max_retries=10_000)
     barrier.wait()
@@ -102,6 +119,7 @@ def bench_store(spec: StoreSpec, quick: bool) -> list[dict[str, Any]]:
     round_trip = statistics.median(bare_round_trip(spec, count))
     steps, probes = uncontended(spec, count)
     step = statistics.median(steps)
+    commit = statistics.median(commit_alone(spec, count))
 
     contended_spec = StoreSpec(spec.kind, spec.where, spec.name + "-contended")
     contended_spec.machine()
@@ -132,6 +150,8 @@ def bench_store(spec: StoreSpec, quick: bool) -> list[dict[str, Any]]:
          "note": "Redis GET of a small key" if kind == "redis" else "empty write transaction (WAL, synchronous=NORMAL)"},
         {"name": f"{kind}: uncontended step (one commit)", "median_ns": step,
          "note": f"{ratio:.2f}x the round trip (target <= 1.5x)", "ratio_to_round_trip": ratio},
+        {"name": f"{kind}: the commit alone (a ready proposal, no core work)", "median_ns": commit,
+         "note": f"{commit / round_trip:.2f}x the round trip: what the store's atomic commit costs"},
         {"name": f"{kind}: steady probe (not committed: one read)", "median_ns": statistics.median(probes),
          "note": ""},
         {"name": f"{kind}: 8 processes contending, step p50", "median_ns": percentile(samples, 0.5),

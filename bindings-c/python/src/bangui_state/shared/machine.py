@@ -21,7 +21,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
@@ -99,7 +99,6 @@ class _Replica:
         self.snapshot = Snapshot(-1, "", -1)
         self.machine: Machine | None = None
         self.dirty = True  # the local machine has moved past the snapshot
-        self._state: StateDict | None = None
 
     def validate(self, snapshot: Snapshot) -> Machine:
         """A machine restored from a stored snapshot, or StoreCorruptError."""
@@ -119,7 +118,7 @@ class _Replica:
         machine = self.validate(snapshot)
         moved = snapshot.revision != self.snapshot.revision
         replaced = initial or snapshot.cache_epoch != self.snapshot.cache_epoch
-        self.machine, self.snapshot, self.dirty, self._state = machine, snapshot, False, None
+        self.machine, self.snapshot, self.dirty = machine, snapshot, False
         if replaced:
             self._install_cache()
         return moved
@@ -140,9 +139,8 @@ class _Replica:
         return self.machine
 
     def state(self) -> StateDict:
-        if self._state is None:
-            self._state = cast(StateDict, json.loads(self.snapshot.state_json))
-        return self._state
+        """A fresh parse each time: the caller may keep or change it."""
+        return cast(StateDict, json.loads(self.snapshot.state_json))
 
     def _proposal(self, machine: Machine, effects: list[Effect], event_json: str, micros: int) -> Proposal | None:
         self.dirty = True
@@ -175,7 +173,7 @@ class _Replica:
         revision = self.snapshot.revision + 1
         epoch = revision if proposal.cache_replaced else self.snapshot.cache_epoch
         self.snapshot = Snapshot(revision, proposal.state_json, epoch)
-        self.dirty, self._state = False, None
+        self.dirty = False
         if proposal.cache_replaced:
             self._install_cache()
 
@@ -240,6 +238,75 @@ def _check_contiguous(description: str, after_revision: int, commits: list[Commi
                                            "longer in the log (trimmed by log_retention)")
 
 
+# One step's conversation with the store, written once for both machines: the
+# generator yields ("load_if_newer", revision), ("commit", revision, proposal)
+# or ("sleep", seconds), is sent each answer, and returns the attempt that
+# stood. `_drive` runs it on a Store, `_drive_async` on an AsyncStore.
+_Request = tuple[Any, ...]
+
+
+def _step_protocol(replica: _Replica, attempt: Callable[[], _Attempt], stats: Stats, max_retries: int) \
+        -> Generator[_Request, Any, _Attempt]:
+    conflicts = 0
+    while True:
+        tried = attempt()
+        if tried.proposal is None:
+            fresh = yield ("load_if_newer", replica.snapshot.revision)
+            if fresh is None:
+                stats.steps += 1
+                stats.unchanged += 1
+                return tried
+            replica.observe(fresh)
+            continue
+        current = yield ("commit", replica.snapshot.revision, tried.proposal)
+        if current is None:
+            replica.committed(tried.proposal)
+            stats.steps += 1
+            stats.commits += 1
+            return tried
+        replica.observe(current)
+        conflicts += 1
+        stats.conflicts += 1
+        if conflicts > max_retries:
+            raise CommitConflictError(replica.description, f"the step lost the compare-and-set {conflicts} times "
+                                                           "in a row; nothing was committed")
+        pause = _backoff(conflicts)
+        if pause:
+            yield ("sleep", pause)
+            # The state the conflict answered with is stale by now.
+            fresh = yield ("load_if_newer", replica.snapshot.revision)
+            if fresh is not None:
+                replica.observe(fresh)
+
+
+def _drive(store: Store, protocol: Generator[_Request, Any, _Attempt]) -> _Attempt:
+    answer: Any = None
+    try:
+        while True:
+            request = protocol.send(answer)
+            if request[0] == "sleep":
+                time.sleep(request[1])
+                answer = None
+            else:
+                answer = getattr(store, request[0])(*request[1:])
+    except StopIteration as done:
+        return cast(_Attempt, done.value)
+
+
+async def _drive_async(store: AsyncStore, protocol: Generator[_Request, Any, _Attempt]) -> _Attempt:
+    answer: Any = None
+    try:
+        while True:
+            request = protocol.send(answer)
+            if request[0] == "sleep":
+                await asyncio.sleep(request[1])
+                answer = None
+            else:
+                answer = await getattr(store, request[0])(*request[1:])
+    except StopIteration as done:
+        return cast(_Attempt, done.value)
+
+
 class SharedMachine:
     """A machine shared by worker processes through a `Store` (synchronous).
 
@@ -273,39 +340,8 @@ class SharedMachine:
         self._replica.observe(snapshot, initial=True)
 
     def _run(self, attempt: Callable[[], _Attempt]) -> _Attempt:
-        replica = self._replica
         with self._lock:
-            conflicts = 0
-            while True:
-                tried = attempt()
-                if tried.proposal is None:
-                    fresh = self.store.load_if_newer(replica.snapshot.revision)
-                    if fresh is None:
-                        self.stats.steps += 1
-                        self.stats.unchanged += 1
-                        return tried
-                    replica.observe(fresh)
-                    continue
-                current = self.store.commit(replica.snapshot.revision, tried.proposal)
-                if current is None:
-                    replica.committed(tried.proposal)
-                    self.stats.steps += 1
-                    self.stats.commits += 1
-                    return tried
-                replica.observe(current)
-                conflicts += 1
-                self.stats.conflicts += 1
-                if conflicts > self.max_retries:
-                    raise CommitConflictError(self.store.description, f"the step lost the compare-and-set "
-                                                                      f"{conflicts} times in a row; nothing was "
-                                                                      "committed")
-                pause = _backoff(conflicts)
-                if pause:
-                    time.sleep(pause)
-                    # The state the conflict answered with is stale by now.
-                    fresh = self.store.load_if_newer(replica.snapshot.revision)
-                    if fresh is not None:
-                        replica.observe(fresh)
+            return _drive(self.store, _step_protocol(self._replica, attempt, self.stats, self.max_retries))
 
     def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
         """Applies `event` at `now` and commits it; returns the committed
@@ -401,39 +437,9 @@ class AsyncSharedMachine:
         return machine
 
     async def _run(self, attempt: Callable[[], _Attempt]) -> _Attempt:
-        replica = self._replica
         async with self._lock:
-            conflicts = 0
-            while True:
-                tried = attempt()
-                if tried.proposal is None:
-                    fresh = await self.store.load_if_newer(replica.snapshot.revision)
-                    if fresh is None:
-                        self.stats.steps += 1
-                        self.stats.unchanged += 1
-                        return tried
-                    replica.observe(fresh)
-                    continue
-                current = await self.store.commit(replica.snapshot.revision, tried.proposal)
-                if current is None:
-                    replica.committed(tried.proposal)
-                    self.stats.steps += 1
-                    self.stats.commits += 1
-                    return tried
-                replica.observe(current)
-                conflicts += 1
-                self.stats.conflicts += 1
-                if conflicts > self.max_retries:
-                    raise CommitConflictError(self.store.description, f"the step lost the compare-and-set "
-                                                                      f"{conflicts} times in a row; nothing was "
-                                                                      "committed")
-                pause = _backoff(conflicts)
-                if pause:
-                    await asyncio.sleep(pause)
-                    # The state the conflict answered with is stale by now.
-                    fresh = await self.store.load_if_newer(replica.snapshot.revision)
-                    if fresh is not None:
-                        replica.observe(fresh)
+            return await _drive_async(self.store, _step_protocol(self._replica, attempt, self.stats,
+                                                                 self.max_retries))
 
     async def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
         event_json, micros = _dumps(event), _micros(now)
