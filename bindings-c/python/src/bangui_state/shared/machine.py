@@ -22,6 +22,7 @@ import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
@@ -307,7 +308,33 @@ async def _drive_async(store: AsyncStore, protocol: Generator[_Request, Any, _At
         return cast(_Attempt, done.value)
 
 
-class SharedMachine:
+class _Shared:
+    """What both shared machines answer without I/O, from the last state seen."""
+
+    _replica: _Replica
+    _guard: AbstractContextManager[Any]  # serialises use of the local machine
+
+    def state(self) -> StateDict:
+        """The last state this worker saw (no I/O; `refresh()` first for the latest)."""
+        return self._replica.state()
+
+    def state_json(self) -> str:
+        return self._replica.snapshot.state_json
+
+    def revision(self) -> int:
+        """The shared revision this worker last saw: how many state changes were committed."""
+        return self._replica.snapshot.revision
+
+    def next_deadline(self, now: Now | None = None) -> datetime | None:
+        with self._guard:
+            return self._replica.local().next_deadline(now)
+
+    def effective_settings(self) -> Settings:
+        with self._guard:
+            return self._replica.local().effective_settings
+
+
+class SharedMachine(_Shared):
     """A machine shared by worker processes through a `Store` (synchronous).
 
     Thread-safe: steps from several threads of one process are serialised.
@@ -330,7 +357,7 @@ class SharedMachine:
         self.store = store
         self.max_retries = max_retries
         self.stats = Stats()
-        self._lock = threading.RLock()
+        self._lock = self._guard = threading.RLock()
         self._replica = _Replica(store.description, on_session_cache)
         snapshot = store.load()
         if snapshot is None:
@@ -363,25 +390,6 @@ class SharedMachine:
             fresh = self.store.load_if_newer(self._replica.snapshot.revision)
             return fresh is not None and self._replica.observe(fresh)
 
-    def state(self) -> StateDict:
-        """The last state this worker saw (no I/O; `refresh()` first for the latest)."""
-        return self._replica.state()
-
-    def state_json(self) -> str:
-        return self._replica.snapshot.state_json
-
-    def revision(self) -> int:
-        """The shared revision this worker last saw: how many state changes were committed."""
-        return self._replica.snapshot.revision
-
-    def next_deadline(self, now: Now | None = None) -> datetime | None:
-        with self._lock:
-            return self._replica.local().next_deadline(now)
-
-    def effective_settings(self) -> Settings:
-        with self._lock:
-            return self._replica.local().effective_settings
-
     def commits(self, after_revision: int = 0) -> list[Commit]:
         """The logged commits after `after_revision`, oldest first;
         `LogTrimmedError` if some of them were trimmed away."""
@@ -404,7 +412,7 @@ class SharedMachine:
         return f"<SharedMachine {self.store.description} revision={self.revision()}>"
 
 
-class AsyncSharedMachine:
+class AsyncSharedMachine(_Shared):
     """`SharedMachine` for asyncio hosts, over an `AsyncStore`. Make it with
     `await AsyncSharedMachine.open(...)`; `watch()` yields every commit."""
 
@@ -413,6 +421,7 @@ class AsyncSharedMachine:
         self.max_retries = max_retries
         self.stats = Stats()
         self._lock = asyncio.Lock()
+        self._guard = nullcontext()  # one thread: steps touch the local machine only between awaits
         self._replica = _Replica(store.description, on_session_cache)
 
     @classmethod
@@ -455,21 +464,6 @@ class AsyncSharedMachine:
         async with self._lock:
             fresh = await self.store.load_if_newer(self._replica.snapshot.revision)
             return fresh is not None and self._replica.observe(fresh)
-
-    def state(self) -> StateDict:
-        return self._replica.state()
-
-    def state_json(self) -> str:
-        return self._replica.snapshot.state_json
-
-    def revision(self) -> int:
-        return self._replica.snapshot.revision
-
-    def next_deadline(self, now: Now | None = None) -> datetime | None:
-        return self._replica.local().next_deadline(now)
-
-    def effective_settings(self) -> Settings:
-        return self._replica.local().effective_settings
 
     async def commits(self, after_revision: int = 0) -> list[Commit]:
         commits = await self.store.read_log(after_revision)
