@@ -201,6 +201,14 @@ class RedisStore(_Layout):
         return None if _text(reply[0]) == "missing" else self.snapshot(reply)
 
     def load_if_newer(self, revision: int) -> Snapshot | None:
+        # A plain HGET answers the common case (still current) without running
+        # Lua; the script reads (and checks) the machine otherwise.
+        try:
+            current = self.client.hget(self.state_key, "revision")
+        except RedisError as error:
+            raise self.error(error) from None
+        if current is not None and _text(current) == str(revision):
+            return None
         return self.snapshot(self._call(self._load, [revision]))
 
     def create(self, state_json: str) -> Snapshot | None:
@@ -246,6 +254,12 @@ class AsyncRedisStore(_Layout):
         return None if _text(reply[0]) == "missing" else self.snapshot(reply)
 
     async def load_if_newer(self, revision: int) -> Snapshot | None:
+        try:
+            current = await self.client.hget(self.state_key, "revision")
+        except RedisError as error:
+            raise self.error(error) from None
+        if current is not None and _text(current) == str(revision):
+            return None
         return self.snapshot(await self._call(self._load, [revision]))
 
     async def create(self, state_json: str) -> Snapshot | None:
