@@ -307,3 +307,25 @@ def test_a_commit_retried_after_a_lost_reply_counts_once(redis_server: RedisServ
     assert len(store.read_log(0)) == 1
 
 
+
+
+def test_a_sqlite_store_opened_before_fork_refuses_to_serve_the_child(tmp_path: Path) -> None:
+    import multiprocessing
+
+    machine = SharedMachine(SqliteStore(tmp_path / "state.db"), BOOTSTRAP)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+
+    def child() -> None:
+        try:
+            machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
+            queue.put("stepped")
+        except Exception as error:  # the answer the test checks
+            queue.put(f"{type(error).__name__}: {error}")
+
+    process = context.Process(target=child)
+    process.start()
+    answer = queue.get(timeout=30)
+    process.join()
+    assert answer.startswith("StoreError: sqlite store") and "open the store in each worker" in answer
+    assert machine.revision() == 0 and machine.commits(0) == []
