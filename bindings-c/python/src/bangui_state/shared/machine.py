@@ -225,12 +225,16 @@ def _backoff(conflicts: int) -> float:
 
 
 def _trace(description: str, snapshot: Snapshot, commits: list[Commit]) -> str:
-    if commits and commits[0].revision != 1:
-        raise LogTrimmedError(description, f"the log starts at revision {commits[0].revision} (older commits were "
-                                           "trimmed by log_retention); a replay trace starts from the bootstrap "
-                                           "settings, so it needs the log from revision 1")
-    bootstrap = json.loads(snapshot.state_json)["bootstrap_settings"]
-    return _dumps({"bootstrap": bootstrap, "steps": [commit.step() for commit in commits]})
+    """The log as one replay trace: from the bootstrap settings while the log
+    still starts at revision 1, else from the state its first entry carries."""
+    if not commits or commits[0].revision == 1:
+        bootstrap = json.loads(snapshot.state_json)["bootstrap_settings"]
+        return _dumps({"bootstrap": bootstrap, "steps": [commit.step() for commit in commits]})
+    first = commits[0]
+    if first.state_json is None:
+        raise StoreCorruptError(description, f"the log's first entry (revision {first.revision}) carries no state, "
+                                             "so the log cannot be replayed")
+    return f'{{"state":{first.state_json},"steps":{_dumps([commit.step() for commit in commits[1:]])}}}'
 
 
 def _check_contiguous(description: str, after_revision: int, commits: list[Commit]) -> None:
@@ -398,8 +402,9 @@ class SharedMachine(_Shared):
         return commits
 
     def export_trace(self) -> str:
-        """The whole log as one trace line for `bangui-state replay`, which
-        replays it from the bootstrap settings to the stored state."""
+        """The log as one trace line for `bangui-state replay`, which replays
+        it to the stored state: from the bootstrap settings while the log
+        holds every commit, else from the state its first entry carries."""
         with self._lock:
             self.refresh()
             return _trace(self.store.description, self._replica.snapshot, self.store.read_log(0))
