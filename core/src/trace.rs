@@ -110,9 +110,7 @@ fn parse_step_parts(step: &Value) -> (Result<Instant, Error>, Result<Event, Erro
         })?;
         Instant::parse_rfc3339(now_text).map_err(|e| e.located(ErrorKind::InvalidInstant, "now"))
     });
-    let event = f
-        .required("event", "an event object")
-        .and_then(Event::from_value);
+    let event = f.required("event", "an event object").and_then(Event::from_value);
     (now, event)
 }
 
@@ -145,7 +143,10 @@ mod tests {
     #[test]
     fn a_rejected_event_keeps_its_valid_now() {
         let output = replay_one(r#"{"now": "2026-04-27T16:00:10Z", "event": {"type": "jail_activated"}}"#);
-        assert_eq!(output.now, Some(Instant::parse_rfc3339("2026-04-27T16:00:10Z").unwrap()));
+        assert_eq!(
+            output.now,
+            Some(Instant::parse_rfc3339("2026-04-27T16:00:10Z").unwrap())
+        );
         assert_eq!(output.event, None);
         assert_eq!(
             output.result.unwrap_err().to_string(),
