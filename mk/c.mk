@@ -49,9 +49,10 @@ setup-c:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# build (PyPA): tests/test_sdist.py builds the sdist, then a wheel from it.
 setup-python: setup-c
-	@$(C_PYTHON) -c "import cffi, pytest, structlog" 2>/dev/null || \
-	  $(C_PYTHON) -m pip install --quiet --disable-pip-version-check "cffi>=1.15" pytest structlog
+	@$(C_PYTHON) -c "import cffi, pytest, structlog, build" 2>/dev/null || \
+	  $(C_PYTHON) -m pip install --quiet --disable-pip-version-check "cffi>=1.15" pytest structlog build
 
 lib-c:
 	$(CARGO) build --release -p bangui-state-c
