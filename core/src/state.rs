@@ -317,8 +317,25 @@ impl State {
         self.next_deadline_and_reason(now).map(|(at, _)| at)
     }
 
-    /// [`State::next_deadline`] with what happens then (the earlier of the
-    /// two when both fall on one instant is the crash window).
+    /// [`State::next_deadline`] with what happens then (when both fall on
+    /// one instant, the crash window).
+    ///
+    /// ```
+    /// use bangui_state_core::{DeadlineReason, Event, Instant, Settings, State};
+    /// let t = |s: &str| Instant::parse_rfc3339(s).unwrap();
+    /// let mut state = State::new(Settings::new(true, 60.0).unwrap());
+    /// state.apply(Event::BackendProbeRequested, t("2026-04-27T16:00:00Z")).unwrap();
+    /// let stale = (t("2026-04-27T16:00:30Z"), DeadlineReason::ProbeGoesStale);
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T16:00:10Z")), Some(stale));
+    /// let start = (t("2026-04-27T16:00:00Z"), DeadlineReason::ProbeStartReached);
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T15:59:00Z")), Some(start));
+    ///
+    /// let activated = Event::JailActivated { jail_name: "sshd".into(), at: None };
+    /// state.apply(activated, t("2026-04-27T15:59:40Z")).unwrap();
+    /// let window = (t("2026-04-27T16:00:40Z"), DeadlineReason::CrashWindowCloses);
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T16:00:10Z")), Some(stale));
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T16:00:30Z")), Some(window));
+    /// ```
     pub fn next_deadline_and_reason(&self, now: Instant) -> Option<(Instant, DeadlineReason)> {
         let window_end = self
             .last_activation
