@@ -96,7 +96,10 @@ Replays each trace through BanGUI's runtime-state machine, from its own bootstra
 
 INPUT: one trace per line (blank lines are skipped):
   {{\"name\": \"optional title\", \"bootstrap\": SETTINGS, \"steps\": [{{\"now\": INSTANT, \"event\": EVENT}}, ...]}}
+  or, to start from a saved state instead of a new machine:
+  {{\"state\": STATE, \"steps\": [...]}}
   SETTINGS  {{\"session_cache_enabled\": true, \"session_cache_ttl_seconds\": 3600}}, other keys pass through
+  STATE     a state as the output prints it (\"state\": {{\"schema_version\": ...}})
   INSTANT   RFC 3339 with an offset, e.g. \"2026-04-27T16:42:00Z\" or \"2026-04-27T18:42:00.5+02:00\"
   EVENT     an object whose \"type\" is one of:
 {events}
@@ -115,7 +118,7 @@ OUTPUT, --json: exactly one line per trace line, always a JSON array:
      {{\"effects\": [...], \"state\": {{...}}}}      the step was accepted
      {{\"error\": \"MESSAGE\", \"state\": {{...}}}}    its event or time was rejected; state unchanged
   [{{\"error\": \"line N: MESSAGE\"}}]              the line is not a trace (invalid UTF-8 or JSON,
-                                             no bootstrap or steps): one element, no \"state\";
+                                             no start or steps): one element, no \"state\";
                                              the message also goes to standard error
   Messages name the line once; 'line N, column C' when the column is known (C counts bytes from 1).
 

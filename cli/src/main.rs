@@ -404,6 +404,27 @@ mod tests {
     }
 
     #[test]
+    fn the_start_line_describes_the_initial_state_bootstrap_or_saved() {
+        let (timeline, _) = run(STORY.as_bytes(), false);
+        assert!(timeline.contains("\n  start: fail2ban offline; session cache in_memory; revision 0\n"));
+        let (json, _) = run(STORY.as_bytes(), true);
+        let steps: Vec<Value> = serde_json::from_str(json.trim()).unwrap();
+        let saved = serde_json::json!({
+            "state": steps[3]["state"],
+            "steps": [{"now": "2026-04-27T16:44:00Z", "event": {"type": "pending_recovery_cleared"}}],
+        });
+        let (timeline, _) = run(saved.to_string().as_bytes(), false);
+        assert!(
+            timeline.contains(
+                "\n  start: fail2ban online (version 1.1.0, 3 active jails); session cache in_memory; \
+                 pending recovery for sshd: recovered; revision 4\n"
+            ),
+            "{timeline}"
+        );
+        assert!(timeline.contains("changed   pending_recovery: {"), "{timeline}");
+    }
+
+    #[test]
     fn json_output_is_one_array_per_trace_line() {
         let text = format!("{STORY}\n\n{STORY}");
         let (output, _) = run(text.as_bytes(), true);

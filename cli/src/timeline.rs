@@ -21,12 +21,8 @@ pub fn print(
         Some(name) => writeln!(out, "{title}: {name}")?,
         None => writeln!(out, "{title}")?,
     }
-    writeln!(
-        out,
-        "  start: session cache {}, fail2ban assumed offline",
-        trace.initial.session_cache().name()
-    )?;
     let mut before = trace.initial.to_value();
+    writeln!(out, "  start: {}", describe_state(&before))?;
     let raw_steps = line.get("steps").and_then(Value::as_array);
     for (index, output) in outputs.iter().enumerate() {
         let when = output
@@ -150,11 +146,12 @@ fn print_summary(trace: &Trace, outputs: &[StepOutput], out: &mut impl Write) ->
         writeln!(out, "    host did  {}", effects.join(", "))?;
     }
     let state = outputs.last().map_or(&trace.initial, |o| &o.state).to_value();
-    writeln!(out, "    end       {}", describe_end_state(&state))?;
+    writeln!(out, "    end       {}", describe_state(&state))?;
     Ok(())
 }
 
-fn describe_end_state(state: &Value) -> String {
+/// Where the machine stands, in a line.
+fn describe_state(state: &Value) -> String {
     let status = &state["server_status"];
     let mut parts = vec![if status["online"] == Value::Bool(true) {
         format!(
