@@ -56,8 +56,8 @@ usage:
   bangui-state help [COMMAND]             this text, or a command's
   bangui-state --version                  the version
 
-A trace is one JSON line: bootstrap settings and the steps (a time and an event each)
-to replay from them. 'bangui-state replay' with no FILE replays the bundled example.
+A trace is one JSON line: bootstrap settings (or a saved state) and the steps (a time
+and an event each) to replay from them. 'bangui-state replay' with no FILE replays the bundled example.
 
 {exit}",
         version = env!("CARGO_PKG_VERSION"),
