@@ -314,31 +314,70 @@ impl State {
     /// assert_eq!(state.next_deadline(t("2026-04-27T16:01:00.000001Z")), None);
     /// ```
     pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
+        self.next_deadline_and_reason(now).map(|(at, _)| at)
+    }
+
+    /// [`State::next_deadline`] with what happens then (when both fall on
+    /// one instant, the crash window).
+    ///
+    /// ```
+    /// use bangui_state_core::{DeadlineReason, Event, Instant, Settings, State};
+    /// let t = |s: &str| Instant::parse_rfc3339(s).unwrap();
+    /// let mut state = State::new(Settings::new(true, 60.0).unwrap());
+    /// state.apply(Event::BackendProbeRequested, t("2026-04-27T16:00:00Z")).unwrap();
+    /// let stale = (t("2026-04-27T16:00:30Z"), DeadlineReason::ProbeGoesStale);
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T16:00:10Z")), Some(stale));
+    /// let start = (t("2026-04-27T16:00:00Z"), DeadlineReason::ProbeStartReached);
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T15:59:00Z")), Some(start));
+    ///
+    /// let activated = Event::JailActivated { jail_name: "sshd".into(), at: None };
+    /// state.apply(activated, t("2026-04-27T15:59:40Z")).unwrap();
+    /// let window = (t("2026-04-27T16:00:40Z"), DeadlineReason::CrashWindowCloses);
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T16:00:10Z")), Some(stale));
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T16:00:30Z")), Some(window));
+    /// ```
+    pub fn next_deadline_and_reason(&self, now: Instant) -> Option<(Instant, DeadlineReason)> {
         let window_end = self
             .last_activation
             .as_ref()
             .and_then(|a| a.at.checked_add_micros(ACTIVATION_CRASH_WINDOW_MICROS))
-            .filter(|end| *end >= now);
+            .filter(|end| *end >= now)
+            .map(|end| (end, DeadlineReason::CrashWindowCloses));
         let probe_change = match self.backend_capability {
             BackendCapability {
                 supported: None,
                 probe_started_at: Some(started),
             } => {
                 if now < started {
-                    Some(started)
+                    Some((started, DeadlineReason::ProbeStartReached))
                 } else {
                     started
                         .checked_add_micros(PROBE_IN_FLIGHT_MICROS)
                         .filter(|stale| *stale > now)
+                        .map(|stale| (stale, DeadlineReason::ProbeGoesStale))
                 }
             }
             _ => None,
         };
         match (window_end, probe_change) {
-            (Some(a), Some(b)) => Some(a.min(b)),
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
             (a, b) => a.or(b),
         }
     }
+}
+
+/// What [`State::next_deadline_and_reason`]'s instant is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeadlineReason {
+    /// The crash window after the last jail activation closes: a crash
+    /// detected later is no longer attributed to the activation.
+    CrashWindowCloses,
+    /// The backend capability probe in flight goes stale: a request then
+    /// starts a new probe instead of joining it.
+    ProbeGoesStale,
+    /// The clock is before the probe in flight's start (it moved backwards):
+    /// from then on a request joins the probe.
+    ProbeStartReached,
 }
 
 impl Serialize for State {
