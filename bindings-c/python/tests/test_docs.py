@@ -18,9 +18,20 @@ from conftest import REPO
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
 
 
-def examples(path: Path) -> list[tuple[int, str, str | None]]:
+def without_section(text: str, title: str) -> str:
+    """`text` with its `## title` section blanked (lines kept, so line numbers stay true)."""
+    head, sep, rest = text.partition(f"\n## {title}\n")
+    if not sep:
+        return text
+    section, sep2, tail = rest.partition("\n## ")
+    return head + "\n" * (section.count("\n") + 2) + sep2 + tail
+
+
+def examples(path: Path, skip_section: str | None = None) -> list[tuple[int, str, str | None]]:
     """(line, code, expected output or None) per ```python block."""
     text = path.read_text(encoding="utf-8")
+    if skip_section:
+        text = without_section(text, skip_section)
     blocks = [(m.start(), m[1], m[2], m.end()) for m in BLOCK.finditer(text)]
     out = []
     for i, (start, lang, body, end) in enumerate(blocks):
@@ -32,11 +43,11 @@ def examples(path: Path) -> list[tuple[int, str, str | None]]:
     return out
 
 
-def run_examples(path: Path) -> list[str]:
+def run_examples(path: Path, skip_section: str | None = None) -> list[str]:
     """Each block's output, checked against its ```text block if it has one."""
     namespace: dict[str, object] = {"__name__": f"doc:{path.name}"}
     outputs = []
-    for line, code, expected in examples(path):
+    for line, code, expected in examples(path, skip_section):
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             exec(compile(code, f"{path}:{line}", "exec"), namespace)  # noqa: S102 - the docs' own code
@@ -62,8 +73,9 @@ def test_the_package_readme_examples_run_and_print_what_it_shows() -> None:
 
 def test_the_repository_readme_python_examples_run_and_print_what_it_shows() -> None:
     """Its snippet logs through structlog's default (timestamped) output, so
-    only its last line, which the README quotes, is compared."""
-    outputs = run_examples(REPO / "README.md")
+    only its last line, which the README quotes, is compared. (The "Many
+    workers" section's FastAPI apps are run by test_shared_readme.py.)"""
+    outputs = run_examples(REPO / "README.md", skip_section="Many workers")
     assert len(outputs) >= 1
     last = outputs[-1].splitlines()[-1]
     assert f"then `{last}`" in (REPO / "README.md").read_text(encoding="utf-8"), last
