@@ -227,6 +227,20 @@ def test_garbage_written_under_a_running_redis_worker_is_never_overwritten(redis
     assert client.exists("{overwritten}:state") == 0
 
 
+def test_a_garbage_epoch_at_the_expected_revision_is_never_overwritten(redis_server: RedisServer) -> None:
+    # The commit script's common path (the stored revision is the expected
+    # one) still refuses a hash whose other fields are not this store's.
+    client = redis_server.client()
+    machine = SharedMachine(RedisStore(client, name="epoch"), BOOTSTRAP)
+    machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
+    client.hset("{epoch}:state", "cache_epoch", "garbage")
+    before = client.hgetall("{epoch}:state")
+    with pytest.raises(StoreCorruptError, match="revision and cache_epoch must be integers"):
+        machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
+    assert client.hgetall("{epoch}:state") == before
+    assert client.xlen("{epoch}:log") == 1
+
+
 def test_garbage_in_the_sqlite_file_is_reported_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     path.write_bytes(b"this is not a database" * 100)
