@@ -264,6 +264,23 @@ def test_garbage_in_the_sqlite_file_is_reported_and_left_alone(tmp_path: Path) -
         SqliteStore(path)
 
 
+def test_a_corrupt_row_met_mid_commit_releases_the_sqlite_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    machine = SharedMachine(SqliteStore(path), BOOTSTRAP)
+    machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE bangui_state SET revision = 'three'")
+    with pytest.raises(StoreCorruptError, match="must be an integer"):
+        machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # "database is locked" if the failed commit kept its transaction
+        other.execute("ROLLBACK")
+        assert other.execute("SELECT revision FROM bangui_state").fetchall() == [("three",)]
+    finally:
+        other.close()
+
+
 def test_an_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:
     import redis
 
