@@ -7,10 +7,12 @@ commit to the log and notifies watchers, all in one atomic step.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 DEFAULT_NAME = "bangui"
@@ -53,10 +55,28 @@ def check_retention(log_retention: int) -> int:
     return log_retention
 
 
+def _commit_id_source() -> tuple[str, Iterator[int]]:
+    return f"{os.getpid()}-{secrets.token_hex(8)}-", itertools.count(1)
+
+
+# A random prefix per process (a forked child draws its own) and a counter:
+# unique without drawing random bytes for every commit.
+_commit_ids = _commit_id_source()
+
+
+def _new_commit_id_source() -> None:
+    global _commit_ids
+    _commit_ids = _commit_id_source()
+
+
+os.register_at_fork(after_in_child=_new_commit_id_source)
+
+
 def new_commit_id() -> str:
     """Names one commit attempt, so a commit retried after a lost reply is
     recognised as already done instead of applied twice."""
-    return f"{os.getpid()}-{secrets.token_hex(8)}"
+    prefix, counter = _commit_ids
+    return f"{prefix}{next(counter)}"
 
 
 @dataclass(frozen=True)
