@@ -34,13 +34,13 @@ def carries_state(revision: int, retention: int) -> bool:
 
 def trim_before(revision: int, retention: int) -> int:
     """After appending `revision`, entries below the returned revision are
-    dropped: the log keeps at least `retention` entries and starts at a
-    checkpoint (or at revision 1), so its first entry carries its state.
-    0 means nothing is dropped."""
+    dropped (0: none). The cut moves to the next checkpoint once every
+    checkpoint interval, so only those commits trim: the log keeps between
+    `retention` and `retention + interval - 1` entries and starts at a
+    checkpoint (or at revision 1), so its first entry carries its state."""
     keep_from = revision - retention + 1
     interval = checkpoint_interval(retention)
-    cut = keep_from - keep_from % interval
-    return cut if cut >= interval and cut > 1 else 0
+    return keep_from if keep_from % interval == 0 and keep_from >= interval and keep_from > 1 else 0
 
 
 def check_name(name: str) -> str:
