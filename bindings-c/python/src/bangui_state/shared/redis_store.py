@@ -85,7 +85,9 @@ return {'created'}
 """
 
 # KEYS: state, log. ARGV: expected revision, state JSON, now, event JSON,
-# commit id, cache_replaced ('1'/'0'), carries_state ('1'/'0'), cut (0: no trim).
+# commit id, then optionally cache_replaced ('1'/'0'), carries_state ('1'/'0'),
+# cut (0: no trim): trailing ones that are '0' may be left out, as they are in
+# most commits (each argument costs the client time).
 # Returns the committed revision (an integer), {'missing'}, or {'state', ...}
 # on conflict. The common case (the expected revision is stored, the epoch is
 # an integer) is the first branch; everything else falls through to the
@@ -106,7 +108,7 @@ if h[1] == ARGV[1] and tonumber(h[2]) then
   else
     redis.call('HSET', KEYS[1], 'revision', new, 'state', ARGV[2], 'commit_id', ARGV[5])
   end
-  local cut = tonumber(ARGV[8])
+  local cut = tonumber(ARGV[8] or '0')
   if cut > 0 then redis.call('XTRIM', KEYS[2], 'MAXLEN', revision - cut + 1) end
   redis.call('PUBLISH', string.sub(KEYS[1], 1, -6) .. 'commits', new)
   return revision
@@ -152,9 +154,12 @@ class _Layout:
 
     def commit_args(self, expected_revision: int, proposal: Proposal) -> list[Any]:
         revision = expected_revision + 1
-        return [expected_revision, proposal.state_json, proposal.now, proposal.event_json, proposal.commit_id,
-                int(proposal.cache_replaced), int(carries_state(revision, self.log_retention)),
-                trim_before(revision, self.log_retention)]
+        args = [expected_revision, proposal.state_json, proposal.now, proposal.event_json, proposal.commit_id]
+        options = [int(proposal.cache_replaced), int(carries_state(revision, self.log_retention)),
+                   trim_before(revision, self.log_retention)]
+        while options and not options[-1]:
+            options.pop()
+        return args + options
 
     def log_range(self, after_revision: int) -> str:
         return f"{after_revision + 1}-0"
