@@ -15,6 +15,8 @@ Per store:
 - commit            the store's commit alone, with a ready proposal (the step
                     without the core's work): where the step's time goes
 - steady_probe      a steady `health_probe` (not committed: one read)
+- core              (once) the core's part of a step alone: `Machine.step` and
+                    the new state's JSON, no store
 - contended p50/p99 8 OS processes stepping on one machine as fast as they
                     can: per-step latency; the note gives commits/s and retries/step
 - idle              4 workers probing every 5 s (simulated clock) with fail2ban
@@ -110,6 +112,21 @@ def commit_alone(spec: StoreSpec, count: int) -> list[int]:
     return timed(commit, count)
 
 
+def core_alone(count: int) -> list[int]:
+    """What the core does in a step, without any store: the step, and the new
+    state's JSON that a commit sends."""
+    from bangui_state import Machine
+
+    machine = Machine(BOOTSTRAP)
+    machine.health_probe(True, "1.1.0", 2, at(0))
+
+    def step(i: int) -> None:
+        machine.step({"type": "jail_activated", "jail_name": f"j{i}"}, at(1 + i))
+        machine.state_json
+
+    return timed(step, count)
+
+
 def contend(barrier: Any, spec: StoreSpec, worker: int, steps: int) -> dict[str, Any]:
     machine = spec.machine(max_retries=10_000)
     barrier.wait()
@@ -190,7 +207,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     args = parser.parse_args()
     multiprocessing.set_start_method("fork", force=True)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = [
+        {"name": "core: a step and its state JSON (no store)", "median_ns": statistics.median(core_alone(
+            30 if args.quick else 3000)), "note": "the local work every shared step does at least"},
+    ]
     with tempfile.TemporaryDirectory(prefix="bangui-shared-bench-") as tmp:
         directory = Path(tmp)
         rows += bench_store(StoreSpec("sqlite", str(directory / "bench.db"), "bench"), args.quick)
