@@ -4,13 +4,19 @@ against a real server in the same run: a SQLite file in a temp dir and a
 private redis-server on a Unix socket (started and stopped here).
 
 Per store:
-- round_trip        the store's own bare round trip: Redis `GET` of a small key;
-                    SQLite an empty write transaction (BEGIN IMMEDIATE; COMMIT)
+- round_trip        the store's own bare round trip: Redis `GET` of a small key
+                    (through the store's client); SQLite an empty write
+                    transaction (BEGIN IMMEDIATE; COMMIT: takes the write lock,
+                    writes nothing)
+- smallest write    for reference: Redis `SET` of a small key; SQLite a one-row
+                    UPDATE in a write transaction (the least any commit writes)
 - step              one uncontended `SharedMachine.step` (a jail activation: a
                     state change, so one commit); target <= 1.5x round_trip
 - commit            the store's commit alone, with a ready proposal (the step
                     without the core's work): where the step's time goes
 - steady_probe      a steady `health_probe` (not committed: one read)
+- core              (once) the core's part of a step alone: `Machine.step` and
+                    the new state's JSON, no store
 - contended p50/p99 8 OS processes stepping on one machine as fast as they
                     can: per-step latency; the note gives commits/s and retries/step
 - idle              4 workers probing every 5 s (simulated clock) with fail2ban
@@ -53,20 +59,31 @@ def timed(fn: Any, count: int) -> list[int]:
     return samples
 
 
-def bare_round_trip(spec: StoreSpec, count: int) -> list[int]:
+def bare_round_trip(spec: StoreSpec, count: int) -> tuple[list[int], list[int]]:
+    """The store's bare round trip, through the same client or connection
+    settings the store uses, and the smallest write, for reference: a step
+    writes, and no write costs as little as a read or an empty transaction."""
     if spec.kind == "redis":
-        client = RedisServer.client_for(spec.where)
+        client = spec.open().client  # type: ignore[attr-defined]
         client.set("bench:small", "x" * 16)
-        return timed(lambda _: client.get("bench:small"), count)
+        reads = timed(lambda _: client.get("bench:small"), count)
+        return reads, timed(lambda i: client.set("bench:small", f"{i:016d}"), count)
     db = sqlite3.connect(spec.where, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE IF NOT EXISTS bench_small (id INTEGER PRIMARY KEY, value INTEGER)")
+    db.execute("INSERT OR REPLACE INTO bench_small VALUES (1, 0)")
 
     def empty_write(_: int) -> None:
         db.execute("BEGIN IMMEDIATE")
         db.execute("COMMIT")
 
-    samples = timed(empty_write, count)
+    def smallest_write(i: int) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("UPDATE bench_small SET value = ? WHERE id = 1", (i,))
+        db.execute("COMMIT")
+
+    samples = timed(empty_write, count), timed(smallest_write, count)
     db.close()
     return samples
 
@@ -95,6 +112,21 @@ def commit_alone(spec: StoreSpec, count: int) -> list[int]:
     return timed(commit, count)
 
 
+def core_alone(count: int) -> list[int]:
+    """What the core does in a step, without any store: the step, and the new
+    state's JSON that a commit sends."""
+    from bangui_state import Machine
+
+    machine = Machine(BOOTSTRAP)
+    machine.health_probe(True, "1.1.0", 2, at(0))
+
+    def step(i: int) -> None:
+        machine.step({"type": "jail_activated", "jail_name": f"j{i}"}, at(1 + i))
+        machine.state_json
+
+    return timed(step, count)
+
+
 def contend(barrier: Any, spec: StoreSpec, worker: int, steps: int) -> dict[str, Any]:
     machine = spec.machine(max_retries=10_000)
     barrier.wait()
@@ -116,7 +148,8 @@ def bench_store(spec: StoreSpec, quick: bool) -> list[dict[str, Any]]:
     count = 30 if quick else 3000
     per_worker = 20 if quick else 500
     idle_probes = 10 if quick else 720  # one simulated hour at 5 s
-    round_trip = statistics.median(bare_round_trip(spec, count))
+    reads, writes_alone = bare_round_trip(spec, count)
+    round_trip, smallest_write = statistics.median(reads), statistics.median(writes_alone)
     steps, probes = uncontended(spec, count)
     step = statistics.median(steps)
     commit = statistics.median(commit_alone(spec, count))
@@ -148,8 +181,12 @@ def bench_store(spec: StoreSpec, quick: bool) -> list[dict[str, Any]]:
     return [
         {"name": f"{kind}: bare round trip", "median_ns": round_trip,
          "note": "Redis GET of a small key" if kind == "redis" else "empty write transaction (WAL, synchronous=NORMAL)"},
+        {"name": f"{kind}: smallest write (reference)", "median_ns": smallest_write,
+         "note": (f"{smallest_write / round_trip:.2f}x the round trip: "
+                  + ("SET of a small key" if kind == "redis" else "a one-row UPDATE in a write transaction"))},
         {"name": f"{kind}: uncontended step (one commit)", "median_ns": step,
-         "note": f"{ratio:.2f}x the round trip (target <= 1.5x)", "ratio_to_round_trip": ratio},
+         "note": f"{ratio:.2f}x the round trip (target <= 1.5x); {step / smallest_write:.2f}x the smallest write",
+         "ratio_to_round_trip": ratio},
         {"name": f"{kind}: the commit alone (a ready proposal, no core work)", "median_ns": commit,
          "note": f"{commit / round_trip:.2f}x the round trip: what the store's atomic commit costs"},
         {"name": f"{kind}: steady probe (not committed: one read)", "median_ns": statistics.median(probes),
@@ -170,7 +207,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     args = parser.parse_args()
     multiprocessing.set_start_method("fork", force=True)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = [
+        {"name": "core: a step and its state JSON (no store)", "median_ns": statistics.median(core_alone(
+            30 if args.quick else 3000)), "note": "the local work every shared step does at least"},
+    ]
     with tempfile.TemporaryDirectory(prefix="bangui-shared-bench-") as tmp:
         directory = Path(tmp)
         rows += bench_store(StoreSpec("sqlite", str(directory / "bench.db"), "bench"), args.quick)

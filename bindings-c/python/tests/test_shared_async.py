@@ -118,3 +118,19 @@ def test_an_unreachable_async_redis_is_a_clear_error(tmp_path: Any) -> None:
         await client.aclose()
 
     asyncio.run(main())
+
+
+def test_the_async_script_is_loaded_again_after_script_flush(redis_server: Any) -> None:  # noqa: F811
+    import redis.asyncio
+
+    async def main() -> None:
+        client = redis.asyncio.Redis(unix_socket_path=redis_server.socket)
+        machine = await AsyncSharedMachine.open(AsyncRedisStore(client, name="async-flushed"), BOOTSTRAP)
+        await machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
+        await client.script_flush()
+        await machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
+        assert machine.revision() == 2
+        assert [c.event["jail_name"] for c in await machine.commits(0)] == ["sshd", "nginx"]
+        await close(machine)
+
+    asyncio.run(main())

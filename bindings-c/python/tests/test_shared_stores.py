@@ -227,6 +227,20 @@ def test_garbage_written_under_a_running_redis_worker_is_never_overwritten(redis
     assert client.exists("{overwritten}:state") == 0
 
 
+def test_a_garbage_epoch_at_the_expected_revision_is_never_overwritten(redis_server: RedisServer) -> None:
+    # The commit script's common path (the stored revision is the expected
+    # one) still refuses a hash whose other fields are not this store's.
+    client = redis_server.client()
+    machine = SharedMachine(RedisStore(client, name="epoch"), BOOTSTRAP)
+    machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
+    client.hset("{epoch}:state", "cache_epoch", "garbage")
+    before = client.hgetall("{epoch}:state")
+    with pytest.raises(StoreCorruptError, match="revision and cache_epoch must be integers"):
+        machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
+    assert client.hgetall("{epoch}:state") == before
+    assert client.xlen("{epoch}:log") == 1
+
+
 def test_garbage_in_the_sqlite_file_is_reported_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     path.write_bytes(b"this is not a database" * 100)
@@ -248,6 +262,23 @@ def test_garbage_in_the_sqlite_file_is_reported_and_left_alone(tmp_path: Path) -
         db.execute("CREATE TABLE bangui_state (id INTEGER)")
     with pytest.raises(StoreCorruptError, match="table bangui_state has columns"):
         SqliteStore(path)
+
+
+def test_a_corrupt_row_met_mid_commit_releases_the_sqlite_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    machine = SharedMachine(SqliteStore(path), BOOTSTRAP)
+    machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE bangui_state SET revision = 'three'")
+    with pytest.raises(StoreCorruptError, match="must be an integer"):
+        machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # "database is locked" if the failed commit kept its transaction
+        other.execute("ROLLBACK")
+        assert other.execute("SELECT revision FROM bangui_state").fetchall() == [("three",)]
+    finally:
+        other.close()
 
 
 def test_an_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:

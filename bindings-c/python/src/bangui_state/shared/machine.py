@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import json.encoder
 import logging
 import random
 import threading
@@ -25,10 +26,11 @@ from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 from ..errors import Error
 from ..machine import Machine, Now, ProbeReport, from_unix_micros, to_unix_micros
+from ..machine import _loads as _loads_output
 from ..types import Effect, Settings, StateDict
 from .errors import BootstrapMismatchError, CommitConflictError, LogTrimmedError, StoreCorruptError
 from .store import AsyncStore, Commit, Proposal, Snapshot, Store
@@ -57,14 +59,39 @@ def _micros(now: Now) -> int:
     return to_unix_micros(cast(datetime, now))
 
 
+# Years 1 to 9999 in Unix seconds: what time.gmtime and datetime both cover.
+_GMTIME_RANGE = range(-62_135_596_800, 253_402_300_800)
+_gmtime = time.gmtime
+
+
 def format_instant(micros: int) -> str:
     """Unix microseconds as the core writes instants: `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
-    t = from_unix_micros(micros)
+    seconds, fraction = divmod(micros, 1_000_000)
+    if seconds in _GMTIME_RANGE:  # the common case, without building a datetime (a step logs one)
+        year, month, day, hour, minute, second = _gmtime(seconds)[:6]
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (year, month, day, hour, minute, second, fraction)
+    t = from_unix_micros(micros)  # raises OverflowError, as datetime does
     return (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}."
             f"{t.microsecond:06d}Z")
 
 
+# The json module's C encoder, built once: compact, non-ASCII kept, NaN refused
+# (json.dumps with these options builds an encoder per call). Without cycle
+# markers: a cycle ends in RecursionError, and json.dumps then reports it.
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_c_encode: Any = (
+    _c_make_encoder(None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ":", ",", False, False,
+                    False)
+    if _c_make_encoder is not None else None
+)
+
+
 def _dumps(value: Any) -> str:
+    if _c_encode is not None and type(value) is dict:
+        try:
+            return "".join(_c_encode(value, 0))
+        except RecursionError:
+            pass
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
@@ -82,13 +109,24 @@ class Stats:
     """Compare-and-sets lost to another worker (each cost one retry)."""
 
 
-@dataclass(frozen=True)
-class _Attempt:
+class _Attempt(NamedTuple):
     """One local application of a step to the replica."""
 
     proposal: Proposal | None  # None: nothing to commit (only the revision would change)
-    effects: list[Effect]
+    effects: list[Effect] | None  # None: a steady probe's, which its ProbeReport makes on demand
     report: ProbeReport | None
+
+
+def _classify(effects: list[Effect]) -> tuple[bool, bool]:
+    """(every effect is a log, one replaced the session cache)."""
+    only_logs, cache_replaced = True, False
+    for effect in effects:
+        kind = effect["type"]
+        if kind != "log":
+            only_logs = False
+            if kind == "session_cache_replaced":
+                cache_replaced = True
+    return only_logs, cache_replaced
 
 
 class _Replica:
@@ -143,31 +181,40 @@ class _Replica:
         """A fresh parse each time: the caller may keep or change it."""
         return cast(StateDict, json.loads(self.snapshot.state_json))
 
-    def _proposal(self, machine: Machine, effects: list[Effect], event_json: str, micros: int) -> Proposal | None:
+    def _changed_state(self, machine: Machine, only_logs: bool) -> str | None:
+        """The local machine's state JSON after a step, or None if the step
+        changed nothing but the revision and returned only logs: nothing to commit."""
         self.dirty = True
-        revision = self.snapshot.revision
         state_json = machine.state_json
-        only_logs = all(effect["type"] == "log" for effect in effects)
-        # The state JSON's second key is the revision: compare the rest as text.
-        if only_logs and state_json == self.snapshot.state_json.replace(
-            f'"revision":{revision},', f'"revision":{revision + 1},', 1
-        ):
-            return None
-        cache_replaced = any(effect["type"] == "session_cache_replaced" for effect in effects)
-        return Proposal(state_json, format_instant(micros), event_json, cache_replaced)
+        if only_logs:
+            revision = self.snapshot.revision
+            # The state JSON's second key is the revision: compare the rest as text.
+            if state_json == self.snapshot.state_json.replace(
+                f'"revision":{revision},', f'"revision":{revision + 1},', 1
+            ):
+                return None
+        return state_json
 
     def attempt_step(self, event_json: str, micros: int) -> _Attempt:
         machine = self.local()
-        effects = cast(list[Effect], json.loads(machine.step_json(event_json, micros)))
-        return _Attempt(self._proposal(machine, effects, event_json, micros), effects, None)
+        effects = cast(list[Effect], _loads_output(machine.step_json(event_json, micros)))
+        only_logs, cache_replaced = _classify(effects)
+        state_json = self._changed_state(machine, only_logs)
+        if state_json is None:
+            return _Attempt(None, effects, None)
+        return _Attempt(Proposal(state_json, format_instant(micros), event_json, cache_replaced), effects, None)
 
     def attempt_probe(self, online: bool, version: str | None, active_jails: int, micros: int) -> _Attempt:
         machine = self.local()
         report = machine.health_probe(online, version, active_jails, micros)
-        effects = report.effects
+        effects = report[3]  # None in the steady state: a health_check_complete log, made on demand
+        only_logs, cache_replaced = (True, False) if effects is None else _classify(effects)
+        state_json = self._changed_state(machine, only_logs)
+        if state_json is None:
+            return _Attempt(None, effects, report)
         event = {"type": "health_probe_completed",
                  "status": {"online": online, "version": version, "active_jails": active_jails}}
-        return _Attempt(self._proposal(machine, effects, _dumps(event), micros), effects, report)
+        return _Attempt(Proposal(state_json, format_instant(micros), _dumps(event), cache_replaced), effects, report)
 
     def committed(self, proposal: Proposal) -> None:
         """Our proposal is now the stored state (the local machine holds it)."""
@@ -378,7 +425,7 @@ class SharedMachine(_Shared):
         """Applies `event` at `now` and commits it; returns the committed
         step's effects, for this worker to carry out."""
         event_json, micros = _dumps(event), _micros(now)
-        return self._run(lambda: self._replica.attempt_step(event_json, micros)).effects
+        return cast(list[Effect], self._run(lambda: self._replica.attempt_step(event_json, micros)).effects)
 
     def health_probe(self, online: bool, version: str | None = None, active_jails: int = 0,
                      now: Now | None = None) -> ProbeReport:
@@ -457,7 +504,7 @@ class AsyncSharedMachine(_Shared):
 
     async def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
         event_json, micros = _dumps(event), _micros(now)
-        return (await self._run(lambda: self._replica.attempt_step(event_json, micros))).effects
+        return cast(list[Effect], (await self._run(lambda: self._replica.attempt_step(event_json, micros))).effects)
 
     async def health_probe(self, online: bool, version: str | None = None, active_jails: int = 0,
                            now: Now | None = None) -> ProbeReport:

@@ -21,7 +21,7 @@ from typing import Any
 import redis
 import redis.asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import StoreCorruptError, StoreError, StoreStateMissingError, StoreUnavailableError
@@ -41,8 +41,10 @@ from .store import (
 # Reads the machine's revision and cache epoch (h[1], h[2]; false if there is
 # no machine); refuses a hash that is not this store's. `current()` is the
 # reply that hands the whole machine back.
-_READ_STATE = """
+_READ = """
 local h = redis.call('HMGET', KEYS[1], 'revision', 'cache_epoch')
+"""
+_CHECK_STATE = """
 if not h[1] then
   if redis.call('EXISTS', KEYS[1]) == 1 then
     return redis.error_reply('BANGUI_CORRUPT ' .. KEYS[1] .. ': the hash has no revision field')
@@ -59,6 +61,7 @@ local function current()
   return {'state', h[1], state, h[2]}
 end
 """
+_READ_STATE = _READ + _CHECK_STATE
 
 # KEYS: state, log. ARGV: known revision ('' for any). Returns {'missing'} (no machine),
 # {'same'} (the stored revision is ARGV[1]) or {'state', revision, state, cache_epoch}.
@@ -82,32 +85,40 @@ return {'created'}
 """
 
 # KEYS: state, log. ARGV: expected revision, state JSON, now, event JSON,
-# cache_replaced ('1'/'0'), commit id, carries_state ('1'/'0'), trim_before
-# (0: none), channel. Returns {'ok'}, {'missing'}, or {'state', ...} on conflict.
-# The log entry is written first: a script that fails midway keeps its earlier
-# writes, and XADD is the one write that can fail.
-COMMIT_SCRIPT = _READ_STATE + """
-if not h[1] then return {'missing'} end
-local revision = tonumber(ARGV[1]) + 1
-if h[1] ~= ARGV[1] then
-  if tonumber(h[1]) == revision and redis.call('HGET', KEYS[1], 'commit_id') == ARGV[6] then
-    return {'ok'}
+# commit id, then optionally cache_replaced ('1'/'0'), carries_state ('1'/'0'),
+# cut (0: no trim): trailing ones that are '0' may be left out, as they are in
+# most commits (each argument costs the client time).
+# Returns the committed revision (an integer), {'missing'}, or {'state', ...}
+# on conflict. The common case (the expected revision is stored, the epoch is
+# an integer) is the first branch; everything else falls through to the
+# checks of _READ_STATE. The log entry is written first: a script that fails
+# midway keeps its earlier writes, and XADD is the one write that can fail.
+# The channel is the keys' prefix and "commits".
+COMMIT_SCRIPT = _READ + """
+if h[1] == ARGV[1] and tonumber(h[2]) then
+  local revision = tonumber(ARGV[1]) + 1
+  local new = string.format('%d', revision)
+  if ARGV[7] == '1' then
+    redis.call('XADD', KEYS[2], new .. '-0', 'now', ARGV[3], 'event', ARGV[4], 'commit_id', ARGV[5], 'state', ARGV[2])
+  else
+    redis.call('XADD', KEYS[2], new .. '-0', 'now', ARGV[3], 'event', ARGV[4], 'commit_id', ARGV[5])
   end
-  return current()
+  if ARGV[6] == '1' then
+    redis.call('HSET', KEYS[1], 'revision', new, 'state', ARGV[2], 'cache_epoch', new, 'commit_id', ARGV[5])
+  else
+    redis.call('HSET', KEYS[1], 'revision', new, 'state', ARGV[2], 'commit_id', ARGV[5])
+  end
+  local cut = tonumber(ARGV[8] or '0')
+  if cut > 0 then redis.call('XTRIM', KEYS[2], 'MAXLEN', revision - cut + 1) end
+  redis.call('PUBLISH', string.sub(KEYS[1], 1, -6) .. 'commits', new)
+  return revision
 end
-local new = string.format('%d', revision)
-if ARGV[7] == '1' then
-  redis.call('XADD', KEYS[2], new .. '-0', 'now', ARGV[3], 'event', ARGV[4], 'commit_id', ARGV[6], 'state', ARGV[2])
-else
-  redis.call('XADD', KEYS[2], new .. '-0', 'now', ARGV[3], 'event', ARGV[4], 'commit_id', ARGV[6])
+""" + _CHECK_STATE + """
+if not h[1] then return {'missing'} end
+if tonumber(h[1]) == tonumber(ARGV[1]) + 1 and redis.call('HGET', KEYS[1], 'commit_id') == ARGV[5] then
+  return tonumber(h[1])
 end
-local epoch = h[2]
-if ARGV[5] == '1' then epoch = new end
-redis.call('HSET', KEYS[1], 'revision', new, 'state', ARGV[2], 'cache_epoch', epoch, 'commit_id', ARGV[6])
-local cut = tonumber(ARGV[8])
-if cut > 0 then redis.call('XTRIM', KEYS[2], 'MAXLEN', revision - cut + 1) end
-redis.call('PUBLISH', ARGV[9], new)
-return {'ok'}
+return current()
 """
 
 
@@ -127,8 +138,11 @@ class _Layout:
         self.keys = (self.state_key, self.log_key)
         self.description = f"redis store key {self.state_key}"
 
-    def snapshot(self, reply: Sequence[Any]) -> Snapshot | None:
-        """A LOAD/CREATE/COMMIT reply's machine (None for 'same'/'ok'/'created')."""
+    def snapshot(self, reply: Sequence[Any] | int) -> Snapshot | None:
+        """A LOAD/CREATE/COMMIT reply's machine (None for 'same', 'created' or
+        a committed revision)."""
+        if isinstance(reply, int):
+            return None
         tag = _text(reply[0])
         if tag == "missing":
             raise StoreStateMissingError(self.description, "the machine's key is gone (deleted, or Redis restarted "
@@ -140,10 +154,12 @@ class _Layout:
 
     def commit_args(self, expected_revision: int, proposal: Proposal) -> list[Any]:
         revision = expected_revision + 1
-        return [expected_revision, proposal.state_json, proposal.now, proposal.event_json,
-                int(proposal.cache_replaced), proposal.commit_id,
-                int(carries_state(revision, self.log_retention)), trim_before(revision, self.log_retention),
-                self.channel]
+        args = [expected_revision, proposal.state_json, proposal.now, proposal.event_json, proposal.commit_id]
+        options = [int(proposal.cache_replaced), int(carries_state(revision, self.log_retention)),
+                   trim_before(revision, self.log_retention)]
+        while options and not options[-1]:
+            options.pop()
+        return args + options
 
     def log_range(self, after_revision: int) -> str:
         return f"{after_revision + 1}-0"
@@ -191,8 +207,13 @@ class RedisStore(_Layout):
         self._commit = client.register_script(COMMIT_SCRIPT)
 
     def _call(self, script: Any, args: list[Any], *, writing: bool = False) -> Any:
+        # EVALSHA directly: redis-py's Script.__call__ costs ~3 us a call on top.
         try:
-            return script(keys=self.keys, args=args)
+            try:
+                return self.client.evalsha(script.sha, 2, *self.keys, *args)
+            except NoScriptError:  # the server lost its scripts (SCRIPT FLUSH, a restart)
+                script.sha = self.client.script_load(script.script)
+                return self.client.evalsha(script.sha, 2, *self.keys, *args)
         except RedisError as error:
             raise self.error(error, writing=writing) from None
 
@@ -245,7 +266,11 @@ class AsyncRedisStore(_Layout):
 
     async def _call(self, script: Any, args: list[Any], *, writing: bool = False) -> Any:
         try:
-            return await script(keys=self.keys, args=args)
+            try:
+                return await self.client.evalsha(script.sha, 2, *self.keys, *args)
+            except NoScriptError:  # the server lost its scripts (SCRIPT FLUSH, a restart)
+                script.sha = await self.client.script_load(script.script)
+                return await self.client.evalsha(script.sha, 2, *self.keys, *args)
         except RedisError as error:
             raise self.error(error, writing=writing) from None
 

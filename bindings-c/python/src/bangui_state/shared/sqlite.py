@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS bangui_log (
 """
 
 
+_COMMIT_UPDATE = ("UPDATE bangui_state SET revision = ?, state = ?, "
+                  "cache_epoch = CASE WHEN ? THEN ? ELSE cache_epoch END, commit_id = ? "
+                  "WHERE name = ? AND revision = ?")
+_COMMIT_INSERT = "INSERT INTO bangui_log (name, revision, now, event, state, commit_id) VALUES (?, ?, ?, ?, ?, ?)"
+
+
 class SqliteStore:
     """A machine named `name` in the SQLite database file `path` (created if
     missing). One store per process (open it after forking, e.g. in the
@@ -114,18 +120,22 @@ class SqliteStore:
                                                "app's lifespan)")
         with self._lock:
             try:
-                return work(self._db)
+                try:
+                    return work(self._db)
+                finally:
+                    # Whatever stopped the work (a corrupt row read mid-commit
+                    # included) must not leave the write lock held.
+                    if self._db.in_transaction:
+                        try:
+                            self._db.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
             except _Corrupt as error:
                 raise StoreCorruptError(self.description, str(error)) from None
             except StoreError:
                 raise
             except sqlite3.DatabaseError as error:
                 message = str(error)
-                if self._db.in_transaction:
-                    try:
-                        self._db.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
                 if isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
                     raise StoreUnavailableError(self.description, f"database is locked: {message}") from None
                 if "not a database" in message or "malformed" in message:
@@ -180,25 +190,23 @@ class SqliteStore:
 
     def commit(self, expected_revision: int, proposal: Proposal) -> Snapshot | None:
         revision = expected_revision + 1
+        state = proposal.state_json if carries_state(revision, self.log_retention) else None
+        cut = trim_before(revision, self.log_retention)
+        update = (revision, proposal.state_json, proposal.cache_replaced, revision, proposal.commit_id, self.name,
+                  expected_revision)
+        entry = (self.name, revision, proposal.now, proposal.event_json, state, proposal.commit_id)
 
         def work(db: sqlite3.Connection) -> Snapshot | None:
             db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT revision, cache_epoch FROM bangui_state WHERE name = ?", (self.name,)).fetchone()
-            if row is None:
-                db.execute("ROLLBACK")
-                raise StoreStateMissingError(self.description, "the machine's row is gone")
-            if row[0] != expected_revision:
+            # The compare-and-set is the UPDATE's WHERE: it changes the row
+            # only at the expected revision.
+            if db.execute(_COMMIT_UPDATE, update).rowcount != 1:
                 current = self._select(db)
                 db.execute("ROLLBACK")
+                if current is None:
+                    raise StoreStateMissingError(self.description, "the machine's row is gone")
                 return current
-            epoch = revision if proposal.cache_replaced else row[1]
-            db.execute("UPDATE bangui_state SET revision = ?, state = ?, cache_epoch = ?, commit_id = ? "
-                       "WHERE name = ?", (revision, proposal.state_json, epoch, proposal.commit_id, self.name))
-            state = proposal.state_json if carries_state(revision, self.log_retention) else None
-            db.execute("INSERT INTO bangui_log (name, revision, now, event, state, commit_id) "
-                       "VALUES (?, ?, ?, ?, ?, ?)",
-                       (self.name, revision, proposal.now, proposal.event_json, state, proposal.commit_id))
-            cut = trim_before(revision, self.log_retention)
+            db.execute(_COMMIT_INSERT, entry)
             if cut:
                 db.execute("DELETE FROM bangui_log WHERE name = ? AND revision < ?", (self.name, cut))
             db.execute("COMMIT")

@@ -7,10 +7,12 @@ commit to the log and notifies watchers, all in one atomic step.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 DEFAULT_NAME = "bangui"
@@ -32,13 +34,13 @@ def carries_state(revision: int, retention: int) -> bool:
 
 def trim_before(revision: int, retention: int) -> int:
     """After appending `revision`, entries below the returned revision are
-    dropped: the log keeps at least `retention` entries and starts at a
-    checkpoint (or at revision 1), so its first entry carries its state.
-    0 means nothing is dropped."""
+    dropped (0: none). The cut moves to the next checkpoint once every
+    checkpoint interval, so only those commits trim: the log keeps between
+    `retention` and `retention + interval - 1` entries and starts at a
+    checkpoint (or at revision 1), so its first entry carries its state."""
     keep_from = revision - retention + 1
     interval = checkpoint_interval(retention)
-    cut = keep_from - keep_from % interval
-    return cut if cut >= interval and cut > 1 else 0
+    return keep_from if keep_from % interval == 0 and keep_from >= interval and keep_from > 1 else 0
 
 
 def check_name(name: str) -> str:
@@ -53,10 +55,28 @@ def check_retention(log_retention: int) -> int:
     return log_retention
 
 
+def _commit_id_source() -> tuple[str, Iterator[int]]:
+    return f"{os.getpid()}-{secrets.token_hex(8)}-", itertools.count(1)
+
+
+# A random prefix per process (a forked child draws its own) and a counter:
+# unique without drawing random bytes for every commit.
+_commit_ids = _commit_id_source()
+
+
+def _new_commit_id_source() -> None:
+    global _commit_ids
+    _commit_ids = _commit_id_source()
+
+
+os.register_at_fork(after_in_child=_new_commit_id_source)
+
+
 def new_commit_id() -> str:
     """Names one commit attempt, so a commit retried after a lost reply is
     recognised as already done instead of applied twice."""
-    return f"{os.getpid()}-{secrets.token_hex(8)}"
+    prefix, counter = _commit_ids
+    return f"{prefix}{next(counter)}"
 
 
 @dataclass(frozen=True)
