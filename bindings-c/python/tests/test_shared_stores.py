@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from shared_support import BOOTSTRAP, REPO_ROOT, RedisServer, StoreSpec, at, redis_server, spec  # noqa: F401
 
-from bangui_state import Machine, parse_instant
+from bangui_state import InvalidInstantError, Machine, parse_instant
 from bangui_state.shared import (
     BootstrapMismatchError,
     CommitConflictError,
@@ -71,6 +71,17 @@ def test_a_rejected_event_changes_nothing(spec: StoreSpec) -> None:
     assert machine.state_json() == before and machine.commits(0) == []
     machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
     assert machine.revision() == 1
+
+
+def test_a_now_in_seconds_is_refused_as_machine_refuses_it(spec: StoreSpec) -> None:
+    machine = spec.machine()
+    before = machine.revision()
+    seconds = int(at(0).timestamp())
+    with pytest.raises(InvalidInstantError, match="seconds"):
+        machine.step({"type": "jail_activated", "jail_name": "sshd"}, seconds)
+    with pytest.raises(InvalidInstantError, match="seconds"):
+        machine.health_probe(True, "1.0.2", 1, now=seconds)
+    assert machine.revision() == before
 
 
 def test_a_stale_backend_probe_is_taken_over_after_30_s(spec: StoreSpec) -> None:

@@ -104,7 +104,9 @@ def test_a_worker_killed_mid_loop_loses_nothing_committed(spec: StoreSpec, tmp_p
     steps = 200
     victim_record = tmp_path / "victim.txt"
     context = multiprocessing.get_context("fork")
-    victim = context.Process(target=_victim, args=(spec, steps * 10, str(victim_record)), daemon=True)
+    # The victim steps until it is killed (the bound only keeps a lost test finite).
+    victim_bound = 1_000_000
+    victim = context.Process(target=_victim, args=(spec, victim_bound, str(victim_record)), daemon=True)
     victim.start()
     try:
         deadline = time.monotonic() + 60
@@ -119,6 +121,7 @@ def test_a_worker_killed_mid_loop_loses_nothing_committed(spec: StoreSpec, tmp_p
             activate_and_record, [(spec, w, steps, records[w]) for w in range(WORKERS - 1)])))
         others.start()
         time.sleep(0.2)
+        assert victim.is_alive(), "the victim finished before it could be killed"
         os.kill(victim.pid, signal.SIGKILL)
         victim.join()
         others.join(120)
@@ -137,7 +140,7 @@ def test_a_worker_killed_mid_loop_loses_nothing_committed(spec: StoreSpec, tmp_p
     assert recorded <= committed_by_victim
     # At most the step in flight when it died committed without being recorded.
     assert len(committed_by_victim - recorded) <= 1
-    assert len(recorded) < steps * 10
+    assert len(recorded) < victim_bound
 
 
 def _victim(spec: StoreSpec, steps: int, record: str) -> None:
@@ -174,6 +177,9 @@ def activate_through_outage(barrier: Any, spec: StoreSpec, worker: int, signals:
             time.sleep(0.01)
             continue
         succeeded.append(name)
+        # A pause between steps: this test is about the outage, not about
+        # contention (a tight loop of 4 workers on 2 loaded cores can starve one).
+        time.sleep(0.002)
         if len(succeeded) == 20:
             Path(f"{signals}.{worker}").touch()  # tells the test this worker is under way
         if Path(f"{signals}.restarted").exists():

@@ -29,7 +29,8 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 from ..errors import Error
-from ..machine import Machine, Now, ProbeReport, from_unix_micros, to_unix_micros
+from .._convert import micros as _micros
+from ..machine import Machine, Now, ProbeReport, from_unix_micros
 from ..machine import _loads as _loads_output
 from ..types import Effect, Settings, StateDict
 from .errors import BootstrapMismatchError, CommitConflictError, LogTrimmedError, StoreCorruptError
@@ -51,12 +52,6 @@ DEFAULT_MAX_RETRIES = 100
 
 _T = TypeVar("_T")
 _MISSING = "<missing>"
-
-
-def _micros(now: Now) -> int:
-    if type(now) is int:
-        return now
-    return to_unix_micros(cast(datetime, now))
 
 
 # Years 1 to 9999 in Unix seconds: what time.gmtime and datetime both cover.
@@ -431,7 +426,7 @@ class SharedMachine(_Shared):
                      now: Now | None = None) -> ProbeReport:
         """A `health_probe_completed` step (the `Machine.health_probe` report;
         its revision is the shared one). A steady probe writes nothing."""
-        micros = time.time_ns() // 1000 if now is None else _micros(now)
+        micros = _micros(now)
         tried = self._run(lambda: self._replica.attempt_probe(online, version, active_jails, micros))
         return self._replica.result_report(tried)
 
@@ -508,7 +503,7 @@ class AsyncSharedMachine(_Shared):
 
     async def health_probe(self, online: bool, version: str | None = None, active_jails: int = 0,
                            now: Now | None = None) -> ProbeReport:
-        micros = time.time_ns() // 1000 if now is None else _micros(now)
+        micros = _micros(now)
         tried = await self._run(lambda: self._replica.attempt_probe(online, version, active_jails, micros))
         return self._replica.result_report(tried)
 
