@@ -34,7 +34,9 @@ use core::fmt;
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
-use bangui_state_core::{self as core_api, ErrorKind, Event, Instant, ProbeTransition, State, Trace};
+use bangui_state_core::{
+    self as core_api, ErrorKind, Event, Instant, ProbeTransition, State, StepOutput, Trace,
+};
 use js_sys::{Array, Function, Reflect};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
@@ -285,18 +287,34 @@ fn to_out<T: Serialize + ?Sized>(value: &T) -> JsResult<JsValue> {
 
 /// The output's JSON text, marked `!` when it holds a wide integer.
 fn out_text<T: Serialize + ?Sized>(value: &T) -> JsResult<String> {
-    let mut text = serde_json::to_string(value).map_err(|_| {
+    Ok(marked(json_text(value)?))
+}
+
+/// JSON text, marked with a leading `!` when it holds a wide integer.
+fn marked(mut text: String) -> String {
+    if has_wide_number(&text) {
+        text.insert(0, '!');
+    }
+    text
+}
+
+/// The output's JSON text, unmarked.
+fn json_text<T: Serialize + ?Sized>(value: &T) -> JsResult<String> {
+    serde_json::to_string(value).map_err(|_| {
         BindError::new(
             ErrorKind::InvalidState,
             "",
             "cannot convert the output to JavaScript",
         )
-    })?;
-    if has_wide_number(&text) {
-        text.insert(0, '!');
-    }
-    Ok(text)
+    })
 }
+
+/// The most JSON text a replay's output may take (64 MiB): beyond it the call
+/// is refused rather than exhaust the module's memory. Every other output is
+/// bounded by the inputs, which the package's JavaScript bounds
+/// (`MAX_INPUT_CHARS`, `MAX_INPUT_VALUES` in glue.js): a state holds at most
+/// the bootstrap settings and one settings input merged into them.
+pub const MAX_OUTPUT_TEXT: usize = 64 << 20;
 
 /// Whether JSON text has a run of 16 or more digits outside its strings: an
 /// integer that may exceed `Number.MAX_SAFE_INTEGER` (a long float's digits
@@ -727,13 +745,60 @@ impl Machine {
     }
 }
 
-/// Replays a trace (the CLI's replay format, `{bootstrap, steps}`) through
-/// the core's own replay: one `{effects, state}` or `{error, state}` per step.
+/// Checks `now` alone: the package's JavaScript calls it when an event is
+/// refused before it reached the module, so that a bad `now` is reported
+/// first, as in every other path (a trace step is read `now` first).
+#[wasm_bindgen(js_name = "__checkNow")]
+pub fn check_now(now: JsValue) -> Result<(), JsValue> {
+    instant_from_js(&now)?;
+    Ok(())
+}
+
+/// Replays a trace (the CLI's replay format, `{bootstrap, steps}`): one
+/// `{effects, state}` or `{error, state}` per step, each step read by the
+/// core's [`parse_step`](core_api::parse_step) and applied by
+/// `State::apply`. Not the core's `Trace::replay`, which keeps every
+/// step's state until the end: here each step's output is written as text
+/// at once, and the whole output is bounded by [`MAX_OUTPUT_TEXT`] (one
+/// state per step: a large state times many steps would otherwise exhaust
+/// the module's memory).
 #[wasm_bindgen(js_name = "__replay")]
 pub fn replay(trace: JsValue) -> Result<JsValue, JsValue> {
-    let trace =
+    let Trace { initial, steps } =
         Trace::from_value(&to_json(trace, "trace", ErrorKind::InvalidTrace)?).map_err(BindError::from)?;
-    Ok(to_out(&trace.replay())?)
+    let mut state = initial;
+    let mut text = String::from("[");
+    for (index, step) in steps.iter().enumerate() {
+        let parsed = core_api::parse_step(step);
+        let (now, event) = match &parsed {
+            Ok((now, event)) => (Some(*now), Some(event.clone())),
+            Err(_) => (None, None),
+        };
+        let result = parsed.and_then(|(now, event)| state.apply(event, now));
+        let output = StepOutput {
+            now,
+            event,
+            result,
+            state: state.clone(),
+        };
+        if index > 0 {
+            text.push(',');
+        }
+        text.push_str(&json_text(&output)?);
+        if text.len() > MAX_OUTPUT_TEXT {
+            return Err(BindError::new(
+                ErrorKind::InvalidTrace,
+                format!("trace.steps[{index}]"),
+                format!(
+                    "the replay's output would exceed {MAX_OUTPUT_TEXT} bytes of JSON text \
+                     (replay fewer steps at a time)"
+                ),
+            )
+            .into());
+        }
+    }
+    text.push(']');
+    Ok(JsValue::from_str(&marked(text)))
 }
 
 #[cfg(test)]
