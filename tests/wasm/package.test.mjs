@@ -6,7 +6,7 @@
 //   node --test tests/wasm/package.test.mjs   (after bindings-wasm/scripts/build.sh)
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -160,6 +160,31 @@ describe('the installed package', () => {
       () => execFileSync(process.execPath, args, { cwd: CONSUMER, encoding: 'utf8' }),
       (error) => /Unused '@ts-expect-error' directive/.test(error.stdout),
     );
+  });
+});
+
+describe('the shipped README', () => {
+  const readme = () => readFileSync(join(CONSUMER, 'node_modules', 'bangui-state', 'README.md'), 'utf8');
+
+  test('every js example runs in the installed package and prints what its "// prints:" comments say', () => {
+    const blocks = [...readme().matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
+    assert.ok(blocks.length > 0, 'the README has js examples');
+    blocks.forEach((code, i) => {
+      const file = join(CONSUMER, `readme-example-${i}.mjs`);
+      writeFileSync(file, code);
+      const printed = execFileSync(process.execPath, [file], { cwd: CONSUMER, encoding: 'utf8' }).trimEnd().split('\n');
+      const expected = [...code.matchAll(/^\s*\/\/ prints: (.*)$/gm)].map((m) => m[1]);
+      assert.deepEqual(printed, expected, `example ${i}`);
+    });
+  });
+
+  test('it stands alone: no repository paths, relative links or make targets', () => {
+    const text = readme();
+    for (const bad of [/\.\.\//, /\]\((?!https?:)[^)]*\)/, /\bmake [a-z]/, /\b(tests|cli|core|bindings-wasm|bindings-c|target)\/[\w.]/, /\/work\//]) {
+      assert.doesNotMatch(text, bad);
+    }
+    const types = readFileSync(join(CONSUMER, 'node_modules', 'bangui-state', 'index.d.ts'), 'utf8');
+    assert.doesNotMatch(types, /\.\.\/shared|\.\.\//);
   });
 });
 
