@@ -2,13 +2,18 @@
 //! (`bangui-state-core`) behind wasm-bindgen.
 //!
 //! This crate is conversion and error mapping only; every rule lives in the
-//! core. JS values become `serde_json::Value`s (`convert`: bounded in
-//! depth, so cyclic input is an error and not a stack overflow, and with
-//! every JS operation that can run user code imported with `catch`), then go
-//! through the core's `from_value` readers, whose errors name the field path.
-//! Outputs leave as JSON text (serde_json's writer, see `to_out`) that the
-//! package's JavaScript parses into plain objects. No JSON text comes in, so
-//! the module carries no JSON reader (~17 KB; bindings-wasm/README.md, "Size").
+//! core. The package's JavaScript (`npm/glue.js`) checks the machine's
+//! handle and reads every input into a plain, bounded copy before calling
+//! in, so no caller code runs while a wasm frame is live and no JS exception
+//! unwinds through one; errors go back as values (`Result`), thrown by the
+//! JavaScript after the call returned. JS values become `serde_json::Value`s
+//! (`convert`: bounded in depth, so cyclic input is an error and not a stack
+//! overflow, and, as a second line, with every JS operation that can run
+//! user code imported with `catch`), then go through the core's `from_value`
+//! readers, whose errors name the field path. Outputs leave as JSON text
+//! (serde_json's writer, see `to_out`) that the package's JavaScript parses
+//! into plain objects. No JSON text comes in, so the module carries no JSON
+//! reader (~17 KB; bindings-wasm/README.md, "Size").
 //!
 //! Why not serde-wasm-bindgen's deserializer for the inputs: it calls
 //! `Object.entries` and `in` without `catch`, so a throwing getter or proxy
