@@ -97,6 +97,17 @@ const MAX_DEPTH = 128;
 export const MAX_INPUT_CHARS = 1 << 22;
 /** The most values (objects, arrays, array slots and scalars) one input may hold: 256 Ki. */
 export const MAX_INPUT_VALUES = 1 << 18;
+/**
+ * A state (restore, the pure step) may hold what the machine can put in one:
+ * its bootstrap settings (one input), runtime settings (the bootstrap
+ * settings merged with one input: two), and one input each in the server
+ * status, the last activation and the pending recovery. So a state's limits
+ * are STATE_SCALE times one input's, and each of its keys has its own
+ * (STATE_PARTS, else one input's): every state a machine produces, from
+ * inputs within the limits, is within them, and restores.
+ */
+const STATE_SCALE = 8;
+const STATE_PARTS = { bootstrap_settings: 1, runtime_settings: 2 };
 
 const isWellFormed = typeof String.prototype.isWellFormed === 'function'
   ? (text) => text.isWellFormed()
@@ -172,23 +183,24 @@ function nonPlain(value) {
  * MAX_INPUT_CHARS or MAX_INPUT_VALUES. Scalars are copied as they are: the
  * module refuses NaN, functions, symbols and BigInts beyond 64 bits itself.
  */
-function readInput(value, root, kind, makeError) {
+function readInput(value, root, kind, makeError, parts = null) {
   const segments = [];
-  let chars = MAX_INPUT_CHARS;
-  let values = MAX_INPUT_VALUES;
+  const scale = parts === null ? 1 : STATE_SCALE;
+  let chars = scale * MAX_INPUT_CHARS;
+  let values = scale * MAX_INPUT_VALUES;
   const pathText = () => root + segments.join('');
   const fail = (message, at = pathText()) => makeError(kind, at, `${at}: ${message}`);
   const threw = (thrown) => fail(`reading it threw: ${thrownMessage(thrown)}`);
-  const tooLarge = (what) => fail(`the input is too large: over ${what} (the limit of one input)`);
+  const tooLarge = (what, whose = parts === null ? 'one input' : `a ${root}`) => fail(`the input is too large: over ${what} (the limit of ${whose})`);
   const text = (string) => {
     chars -= string.length;
-    if (chars < 0) throw tooLarge(`${MAX_INPUT_CHARS} characters in its strings and keys`);
+    if (chars < 0) throw tooLarge(`${scale * MAX_INPUT_CHARS} characters in its strings and keys`);
     if (!isWellFormed(string)) throw fail(`expected text, found a string with a lone UTF-16 surrogate (${loneSurrogate(string)}), which is not Unicode`);
   };
 
   function copy(item, depth) {
     values -= 1;
-    if (values < 0) throw tooLarge(`${MAX_INPUT_VALUES} values`);
+    if (values < 0) throw tooLarge(`${scale * MAX_INPUT_VALUES} values`);
     if (typeof item === 'string') {
       text(item);
       return item;
@@ -227,7 +239,7 @@ function readInput(value, root, kind, makeError) {
         throw threw(thrown);
       }
       length = length > 0 ? Math.floor(length) : 0;
-      if (length > values) throw tooLarge(`${MAX_INPUT_VALUES} values`);
+      if (length > values) throw tooLarge(`${scale * MAX_INPUT_VALUES} values`);
       const out = new Array(length);
       for (let index = 0; index < length; index += 1) {
         let element;
@@ -261,9 +273,17 @@ function readInput(value, root, kind, makeError) {
         throw threw(thrown);
       }
       if (member !== undefined) {
+        const charsBefore = chars;
+        const valuesBefore = values;
+        const copied = copy(member, depth + 1);
         // As JSON.parse: an own "__proto__" key, never the prototype.
-        if (key === '__proto__') Object.defineProperty(out, key, { value: copy(member, depth + 1), enumerable: true, writable: true, configurable: true });
-        else out[key] = copy(member, depth + 1);
+        if (key === '__proto__') Object.defineProperty(out, key, { value: copied, enumerable: true, writable: true, configurable: true });
+        else out[key] = copied;
+        if (parts !== null && depth === 0) {
+          const part = Object.hasOwn(parts, key) ? parts[key] : 1;
+          if (charsBefore - chars > part * MAX_INPUT_CHARS) throw tooLarge(`${part * MAX_INPUT_CHARS} characters in its strings and keys`, `${root}.${key}`);
+          if (valuesBefore - values > part * MAX_INPUT_VALUES) throw tooLarge(`${part * MAX_INPUT_VALUES} values`, `${root}.${key}`);
+        }
       }
       segments.pop();
     }
@@ -511,7 +531,7 @@ export function install(wasm, makeError) {
     }
 
     static restore(state) {
-      const raw = wasm.Machine.restore(readInput(state, 'state', 'invalid_state', makeError));
+      const raw = wasm.Machine.restore(readInput(state, 'state', 'invalid_state', makeError, STATE_PARTS));
       restored = raw;
       return new Machine();
     }
@@ -566,7 +586,7 @@ export function install(wasm, makeError) {
     // The pure form is the core's step (a copy of the state, then the
     // event): a machine restored from `state`, stepped once, then freed.
     step(state, event, now) {
-      const raw = wasm.Machine.restore(readInput(state, 'state', 'invalid_state', makeError));
+      const raw = wasm.Machine.restore(readInput(state, 'state', 'invalid_state', makeError, STATE_PARTS));
       try {
         const effects = stepOn(() => raw, event, now);
         return { state: out(raw.__state()), effects };

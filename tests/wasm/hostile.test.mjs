@@ -158,6 +158,31 @@ describe('inputs are bounded: refused before they can exhaust the module\'s memo
     assert.equal(m.state().runtime_settings.almost, almost);
   });
 
+  test('every state a machine produces from inputs within the limits restores; the pure step takes it', () => {
+    const near = (c) => c.repeat((1 << 22) - 1000);
+    const m = new api.Machine({ ...BOOT, big: near('b') });
+    m.step({ type: 'settings_updated', overrides: { more: near('o') } }, T0);
+    m.healthProbe({ online: true, version: '1.1.0' }, T0);
+    m.step({ type: 'jail_activated', jail_name: near('j') }, T0 + 1000);
+    m.healthProbe({ online: false }, T0 + 2000); // a crash: the pending recovery names the jail
+    m.step({ type: 'health_probe_completed', status: { online: false, version: near('v') } }, T0 + 3000);
+    const state = m.state();
+    assert.equal(state.pending_recovery.jail_name.length, (1 << 22) - 1000);
+    assert.equal(state.server_status.version.length, (1 << 22) - 1000);
+    const restored = api.Machine.restore(state);
+    assert.deepEqual(restored.state(), state);
+    const next = api.step(state, { type: 'settings_updated', overrides: { more: near('p') } }, T0 + 4000);
+    assert.deepEqual(api.Machine.restore(next.state).state(), next.state);
+    // A hand-made state with more in one part than a machine can put there is refused, naming the part.
+    const bigger = { ...state, bootstrap_settings: { ...state.bootstrap_settings, extra: near('x') } };
+    refused(null, () => api.Machine.restore(bigger), api.InvalidStateError, 'state.bootstrap_settings',
+      'the input is too large: over 4194304 characters in its strings and keys (the limit of state.bootstrap_settings)');
+    refused(null, () => api.Machine.restore({ ...state, other: [near('1'), near('2')] }), api.InvalidStateError, 'state.other',
+      'the input is too large: over 4194304 characters in its strings and keys (the limit of state.other)');
+    refused(null, () => api.Machine.restore({ ...state, a: near('1'), b: near('2'), c: near('3'), d: near('4') }), api.InvalidStateError, 'state.c',
+      'the input is too large: over 33554432 characters in its strings and keys (the limit of a state)');
+  });
+
   test('a replay whose output would pass 64 MiB is refused naming the step; a later replay works', () => {
     const bootstrap = { ...BOOT, blob: 'v'.repeat((1 << 22) - 10_000) };
     const steps = Array.from({ length: 40 }, () => ({ now: '2026-04-27T16:42:00Z', event: { type: 'activation_cleared' } }));
