@@ -74,6 +74,7 @@ function assertNoLeak(kind, result) {
   assert.equal(result.freshJail, 'after', `${kind}: a new machine works`);
   assert.equal(result.pureRevision, 2, `${kind}: the pure step works`);
   assert.equal(result.targetRevision, 0, `${kind}: the refused calls changed nothing`);
+  assert.ok(result.droppedCollected > 1000, `${kind}: dropped machines were reclaimed (${result.droppedCollected} of 2000)`);
 }
 
 describe('a freed machine', () => {

@@ -8,7 +8,8 @@
 // module and the JS heap looked like after a warm-up and at the end: the
 // externref table's length and the wasm memory's size (both must not grow
 // at all), the JS heap after a full GC, and whether calls on a fresh machine
-// and on a machine made before still work.
+// and on a machine made before still work, after 2000 machines were dropped
+// and reclaimed (their finalizers free them in the module).
 
 // The module's own exports (its externref table and memory), which the
 // package does not expose: the instance is captured as the package makes it.
@@ -85,17 +86,33 @@ const before = measure();
 for (let i = warmup; i < count; i += 1) reject(i);
 const after = measure();
 
-// Everything still works: a machine made before, a new one, the pure step.
-const effects = bystander.healthProbe({ online: false }, T0 + 5000);
-const fresh = new api.Machine(BOOT);
-fresh.step({ type: 'jail_activated', jail_name: 'after' }, T0);
-const pure = api.step(fresh.state(), { type: 'activation_cleared' }, T0);
-console.log(JSON.stringify({
-  before,
-  after,
-  bystanderRevision: bystander.revision,
-  bystanderCrash: effects.some((e) => e.event === 'activation_crash_detected'),
-  freshJail: fresh.state().last_activation.jail_name,
-  pureRevision: pure.state.revision,
-  targetRevision: target.revision,
-}));
+// Everything still works: a machine made before, a new one, the pure step,
+// and the finalizers of machines dropped without free() (they used to trap
+// once the module was corrupted).
+(async () => {
+  const dropped = new FinalizationRegistry(() => { collected += 1; });
+  let collected = 0;
+  for (let i = 0; i < 2000; i += 1) {
+    const machine = new api.Machine(BOOT);
+    machine.step({ type: 'jail_activated', jail_name: `j${i}` }, T0);
+    dropped.register(machine, i);
+  }
+  for (let i = 0; i < 10 && collected < 2000; i += 1) {
+    globalThis.gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const effects = bystander.healthProbe({ online: false }, T0 + 5000);
+  const fresh = new api.Machine(BOOT);
+  fresh.step({ type: 'jail_activated', jail_name: 'after' }, T0);
+  const pure = api.step(fresh.state(), { type: 'activation_cleared' }, T0);
+  console.log(JSON.stringify({
+    before,
+    after,
+    bystanderRevision: bystander.revision,
+    bystanderCrash: effects.some((e) => e.event === 'activation_crash_detected'),
+    freshJail: fresh.state().last_activation.jail_name,
+    pureRevision: pure.state.revision,
+    targetRevision: target.revision,
+    droppedCollected: collected,
+  }));
+})();
