@@ -39,9 +39,7 @@ use core::fmt;
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
-use bangui_state_core::{
-    self as core_api, ErrorKind, Event, Instant, ProbeTransition, State, StepOutput, Trace,
-};
+use bangui_state_core::{self as core_api, ErrorKind, Event, Instant, ProbeTransition, State, Trace};
 use js_sys::{Array, Function, Reflect};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
@@ -759,32 +757,26 @@ pub fn check_now(now: JsValue) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Replays a trace (the CLI's replay format, `{bootstrap, steps}`): one
-/// `{effects, state}` or `{error, state}` per step, each step read by the
-/// core's [`parse_step`](core_api::parse_step) and applied by
-/// `State::apply`. Not the core's `Trace::replay`, which keeps every
-/// step's state until the end: here each step's output is written as text
-/// at once, and the whole output is bounded by [`MAX_OUTPUT_TEXT`] (one
-/// state per step: a large state times many steps would otherwise exhaust
-/// the module's memory).
+/// Replays a trace (the CLI's replay format): one `{effects, state}` or
+/// `{error, state}` per step, by the core's own `Trace::replay`, one step at
+/// a time (a one-step trace from the state the previous step left): the
+/// whole replay keeps every step's state until the end, so a large state
+/// times many steps would exhaust the module's memory. Each step's output is
+/// written as text at once, and the whole output is bounded by
+/// [`MAX_OUTPUT_TEXT`].
 #[wasm_bindgen(js_name = "__replay")]
 pub fn replay(trace: JsValue) -> Result<JsValue, JsValue> {
     let Trace { initial, steps } =
         Trace::from_value(&to_json(trace, "trace", ErrorKind::InvalidTrace)?).map_err(BindError::from)?;
     let mut state = initial;
     let mut text = String::from("[");
-    for (index, step) in steps.iter().enumerate() {
-        let parsed = core_api::parse_step(step);
-        let (now, event) = match &parsed {
-            Ok((now, event)) => (Some(*now), Some(event.clone())),
-            Err(_) => (None, None),
+    for (index, step) in steps.into_iter().enumerate() {
+        let one_step = Trace {
+            initial: state,
+            steps: vec![step],
         };
-        let result = parsed.and_then(|(now, event)| state.apply(event, now));
-        let output = StepOutput {
-            now,
-            event,
-            result,
-            state: state.clone(),
+        let Some(output) = one_step.replay().pop() else {
+            break; // unreachable: one step in, one output out
         };
         if index > 0 {
             text.push(',');
@@ -801,6 +793,7 @@ pub fn replay(trace: JsValue) -> Result<JsValue, JsValue> {
             )
             .into());
         }
+        state = output.state;
     }
     text.push(']');
     Ok(JsValue::from_str(&marked(text)))
