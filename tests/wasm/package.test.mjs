@@ -163,19 +163,31 @@ describe('the installed package', () => {
   });
 });
 
+/** Runs every js block of `markdown` in the consumer project; each must print what its "// prints:" comments say. */
+function runJsExamples(markdown, label) {
+  const blocks = [...markdown.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.ok(blocks.length > 0, `${label} has js examples`);
+  blocks.forEach((code, i) => {
+    const file = join(CONSUMER, `${label}-example-${i}.mjs`);
+    writeFileSync(file, code);
+    const printed = execFileSync(process.execPath, [file], { cwd: CONSUMER, encoding: 'utf8' }).trimEnd().split('\n');
+    const expected = [...code.matchAll(/^\s*\/\/ prints: (.*)$/gm)].map((m) => m[1]);
+    assert.ok(expected.length > 0, `${label} example ${i} says nothing of what it prints`);
+    assert.deepEqual(printed, expected, `${label} example ${i}`);
+  });
+}
+
+describe('the project README', () => {
+  test('its js examples run in the installed package and print what they say', () => {
+    runJsExamples(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'project-readme');
+  });
+});
+
 describe('the shipped README', () => {
   const readme = () => readFileSync(join(CONSUMER, 'node_modules', 'bangui-state', 'README.md'), 'utf8');
 
   test('every js example runs in the installed package and prints what its "// prints:" comments say', () => {
-    const blocks = [...readme().matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
-    assert.ok(blocks.length > 0, 'the README has js examples');
-    blocks.forEach((code, i) => {
-      const file = join(CONSUMER, `readme-example-${i}.mjs`);
-      writeFileSync(file, code);
-      const printed = execFileSync(process.execPath, [file], { cwd: CONSUMER, encoding: 'utf8' }).trimEnd().split('\n');
-      const expected = [...code.matchAll(/^\s*\/\/ prints: (.*)$/gm)].map((m) => m[1]);
-      assert.deepEqual(printed, expected, `example ${i}`);
-    });
+    runJsExamples(readme(), 'readme');
   });
 
   test('it stands alone: no repository paths, relative links or make targets', () => {
