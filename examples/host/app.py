@@ -51,6 +51,8 @@ class Config:
     sqlite_path: str
     redis_url: str | None = None
     probe_interval: float = 5.0
+    probe_timeout: float = 2.0
+    """A probe that gets no answer in this time counts as offline (a killed fail2ban refuses at once)."""
     package_dir: str | None = None
     """A directory holding node_modules/bangui-state (the npm package), served to the dashboard."""
     bootstrap_settings: dict[str, Any] = field(default_factory=lambda: {
@@ -99,16 +101,18 @@ class Worker:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.fail2ban = Fail2banClient(config.fail2ban_socket, timeout=min(2.0, config.probe_interval))
+        self.fail2ban = Fail2banClient(config.fail2ban_socket, timeout=config.probe_timeout)
         self.session_cache: InMemorySessionCache | NoOpSessionCache = NoOpSessionCache()
         self.machine: AsyncSharedMachine
+        self.redis: Any = None
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
         if self.config.redis_url is not None:
             import redis.asyncio
 
-            store: Any = AsyncRedisStore(redis.asyncio.Redis.from_url(self.config.redis_url))
+            self.redis = redis.asyncio.Redis.from_url(self.config.redis_url)
+            store: Any = AsyncRedisStore(self.redis)
         else:
             store = AsyncSqliteStore(self.config.sqlite_path)
         self.machine = await AsyncSharedMachine.open(store, self.config.bootstrap_settings,
@@ -123,6 +127,8 @@ class Worker:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.machine.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()  # the client is ours, not the store's
 
     def spawn(self, work: Awaitable[Any]) -> None:
         async def run() -> None:
@@ -173,8 +179,9 @@ class Worker:
             status = await self.fail2ban.probe()
             if not status.jails:
                 raise Fail2banError("fail2ban is offline or has no jail to ask")
-            event = {"type": "backend_probe_completed",
-                     "supported": await self.fail2ban.backend_supported(status.jails[0])}
+            supported = await self.fail2ban.backend_supported(status.jails[0])
+            log.info("backend_capability_probed", supported=supported)
+            event = {"type": "backend_probe_completed", "supported": supported}
         except Fail2banError as error:
             event = {"type": "backend_probe_failed", "reason": str(error)}
         await self.step(event)

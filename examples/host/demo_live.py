@@ -92,7 +92,8 @@ def main() -> None:
                   f"  and bring it back:  press Enter here.   Ctrl-C stops everything.\n", flush=True)
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
             while True:
-                sys.stdin.readline() or time.sleep(3600)
+                if not sys.stdin.readline():  # no terminal: just run until stopped
+                    signal.pause()
                 if fail2ban.process and fail2ban.process.poll() is not None:
                     fail2ban.start()
                     print(f"demo-live: fail2ban-server restarted (pid {fail2ban.process.pid})", flush=True)

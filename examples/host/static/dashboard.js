@@ -80,7 +80,10 @@ function listen() {
   source?.close();
   source = new EventSource(`/api/events?after=${machine.revision}`);
   source.addEventListener('commit', onCommit);
-  source.addEventListener('open', () => check());
+  source.addEventListener('open', () => {
+    document.body.dataset.connections = String(Number(document.body.dataset.connections ?? 0) + 1);
+    check();
+  });
   source.addEventListener('error', () => {
     setSync('reconnecting', 'the event stream dropped');
     // EventSource retries by itself (sending Last-Event-ID) unless the server
