@@ -117,9 +117,6 @@ class Worker:
             store = AsyncSqliteStore(self.config.sqlite_path)
         self.machine = await AsyncSharedMachine.open(store, self.config.bootstrap_settings,
                                                      on_session_cache=self.install_session_cache)
-        # BanGUI probes the backend capability on first use; with many workers
-        # the shared state lets exactly one of them run it.
-        self.spawn(self.step({"type": "backend_probe_requested"}))
         self.spawn(self.probe_loop())
 
     async def close(self) -> None:
@@ -167,6 +164,9 @@ class Worker:
                                                          now_micros())
                 await self.carry_out(report.effects)
                 if report.came_online:
+                    # BanGUI asks for the backend capability on first use (listing
+                    # jails) and this host also when fail2ban comes (back) online:
+                    # the shared state lets one worker run the probe.
                     await self.step({"type": "backend_probe_requested"})
             except StoreError as error:
                 log.error("store_unavailable", error=str(error))

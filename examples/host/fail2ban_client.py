@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import pickle
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,14 +65,33 @@ class Fail2banClient:
             raise Fail2banError(f"fail2ban at {self.socket_path}: {' '.join(words)}: "
                                 f"{type(error).__name__} {error}".rstrip()) from error
 
+    async def _connect(self) -> socket.socket:
+        """A connected socket. fail2ban listens with a backlog of 1, so with
+        several workers probing a connect often finds it full: a non-blocking
+        Unix-socket connect then fails with EAGAIN (and asyncio's own connect
+        takes that for success). Try again shortly, until the command's timeout."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            while True:
+                try:
+                    sock.connect(self.socket_path)
+                    return sock
+                except BlockingIOError:
+                    await asyncio.sleep(0.005)
+        except BaseException:
+            sock.close()
+            raise
+
     async def _command(self, words: list[str]) -> Any:
-        reader, writer = await asyncio.open_unix_connection(self.socket_path)
+        reader, writer = await asyncio.open_unix_connection(sock=await self._connect())
         try:
             writer.write(pickle.dumps(words, pickle.HIGHEST_PROTOCOL) + END)
             await writer.drain()
             answer = await reader.readuntil(END)
+            # Goodbye, as fail2ban-client says it; not awaited: the server may
+            # hang up first, and the answer is already here.
             writer.write(CLOSE + END)
-            await writer.drain()
         finally:
             writer.close()
         code, value = _DataOnly(io.BytesIO(answer[: -len(END)])).load()

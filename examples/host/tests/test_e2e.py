@@ -37,10 +37,14 @@ def settle() -> None:
 
 @pytest.mark.parametrize("store", STORES)
 def test_the_backend_capability_is_probed_by_one_worker(stacks: dict[str, Stack], store: str) -> None:
-    """Every worker asks at start; one runs the probe (fail2ban 1.0.2 has no `get JAIL backend`)."""
+    """Asked for when fail2ban came online; one worker runs the probe (fail2ban 1.0.2 has
+    no `get JAIL backend`); once known, asking again (GET /api/jails) probes no more."""
     stack = stacks[store]
     wait_for("the backend capability", lambda: stack.state()["backend_capability"]["supported"] is not None)
     assert stack.state()["backend_capability"] == {"supported": False, "probe_started_at": None}
+    for _ in range(WORKERS):
+        assert stack.http.get("/api/jails").json() == {"online": True, "jails": ["demo-sshd"]}
+    settle()
     assert stack.count("backend_capability_probed") == 1
 
 
