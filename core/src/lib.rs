@@ -46,6 +46,8 @@
 
 extern crate alloc;
 
+#[cfg(test)]
+mod contract_doc;
 mod effect;
 mod error;
 mod event;

@@ -1,9 +1,10 @@
 //! Traces: the contract's replay format (JSON Lines, one trace a line).
 //!
-//! Input: `{"bootstrap": {settings}, "steps": [{"now": instant, "event": {...}}, ...]}`.
+//! Input: `{"bootstrap": {settings}, "steps": [{"now": instant, "event": {...}}, ...]}`,
+//! or `{"state": {saved state}, "steps": [...]}` to start from a saved state.
 //! Output: one element per step, `{"effects": [...], "state": {...}}` or, for
 //! a rejected step, `{"error": "message", "state": {unchanged state}}`.
-//! Keys other than `bootstrap` and `steps` (a `name`, the `expected` output of
+//! Keys other than `bootstrap`, `state` and `steps` (a `name`, the `expected` output of
 //! a conformance vector) are ignored, so a vector is itself a trace.
 
 use alloc::vec::Vec;
@@ -47,12 +48,33 @@ impl Trace {
         Trace::from_value(&json::parse_text(line)?)
     }
 
-    /// Reads a trace from a JSON value. Errors are [`ErrorKind::InvalidTrace`]
-    /// (or [`ErrorKind::InvalidSettings`] for the bootstrap settings).
+    /// Reads a trace from a JSON value: `{"bootstrap": {settings}, "steps": [...]}`
+    /// or `{"state": {saved state}, "steps": [...]}`. Errors are
+    /// [`ErrorKind::InvalidTrace`] (or [`ErrorKind::InvalidSettings`] for the
+    /// bootstrap settings, the state's own kinds for a saved state).
     pub fn from_value(value: &Value) -> Result<Self, Error> {
         let root = Path::Root("");
         let f = Fields::of(value, &root, ErrorKind::InvalidTrace)?;
-        let initial = State::from_bootstrap_value(f.required("bootstrap", "a settings object")?)?;
+        // A trace starts from bootstrap settings (a new machine) or from a
+        // saved state (e.g. the first state a trimmed commit log still holds).
+        let initial = match (f.optional("bootstrap"), f.optional("state")) {
+            (Some(bootstrap), None) => State::from_bootstrap_value(bootstrap)?,
+            (None, Some(state)) => State::from_value(state)?,
+            (Some(_), Some(_)) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidTrace,
+                    "",
+                    "a trace starts from either \"bootstrap\" settings or a \"state\", not both",
+                ));
+            }
+            (None, None) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidTrace,
+                    "bootstrap",
+                    "missing; expected a settings object (or \"state\": a saved state)",
+                ));
+            }
+        };
         let steps = f.required("steps", "an array of steps")?;
         let steps = steps
             .as_array()

@@ -21,7 +21,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
@@ -99,7 +100,6 @@ class _Replica:
         self.snapshot = Snapshot(-1, "", -1)
         self.machine: Machine | None = None
         self.dirty = True  # the local machine has moved past the snapshot
-        self._state: StateDict | None = None
 
     def validate(self, snapshot: Snapshot) -> Machine:
         """A machine restored from a stored snapshot, or StoreCorruptError."""
@@ -119,7 +119,7 @@ class _Replica:
         machine = self.validate(snapshot)
         moved = snapshot.revision != self.snapshot.revision
         replaced = initial or snapshot.cache_epoch != self.snapshot.cache_epoch
-        self.machine, self.snapshot, self.dirty, self._state = machine, snapshot, False, None
+        self.machine, self.snapshot, self.dirty = machine, snapshot, False
         if replaced:
             self._install_cache()
         return moved
@@ -140,9 +140,8 @@ class _Replica:
         return self.machine
 
     def state(self) -> StateDict:
-        if self._state is None:
-            self._state = cast(StateDict, json.loads(self.snapshot.state_json))
-        return self._state
+        """A fresh parse each time: the caller may keep or change it."""
+        return cast(StateDict, json.loads(self.snapshot.state_json))
 
     def _proposal(self, machine: Machine, effects: list[Effect], event_json: str, micros: int) -> Proposal | None:
         self.dirty = True
@@ -175,7 +174,7 @@ class _Replica:
         revision = self.snapshot.revision + 1
         epoch = revision if proposal.cache_replaced else self.snapshot.cache_epoch
         self.snapshot = Snapshot(revision, proposal.state_json, epoch)
-        self.dirty, self._state = False, None
+        self.dirty = False
         if proposal.cache_replaced:
             self._install_cache()
 
@@ -226,12 +225,16 @@ def _backoff(conflicts: int) -> float:
 
 
 def _trace(description: str, snapshot: Snapshot, commits: list[Commit]) -> str:
-    if commits and commits[0].revision != 1:
-        raise LogTrimmedError(description, f"the log starts at revision {commits[0].revision} (older commits were "
-                                           "trimmed by log_retention); a replay trace starts from the bootstrap "
-                                           "settings, so it needs the log from revision 1")
-    bootstrap = json.loads(snapshot.state_json)["bootstrap_settings"]
-    return _dumps({"bootstrap": bootstrap, "steps": [commit.step() for commit in commits]})
+    """The log as one replay trace: from the bootstrap settings while the log
+    still starts at revision 1, else from the state its first entry carries."""
+    if not commits or commits[0].revision == 1:
+        bootstrap = json.loads(snapshot.state_json)["bootstrap_settings"]
+        return _dumps({"bootstrap": bootstrap, "steps": [commit.step() for commit in commits]})
+    first = commits[0]
+    if first.state_json is None:
+        raise StoreCorruptError(description, f"the log's first entry (revision {first.revision}) carries no state, "
+                                             "so the log cannot be replayed")
+    return f'{{"state":{first.state_json},"steps":{_dumps([commit.step() for commit in commits[1:]])}}}'
 
 
 def _check_contiguous(description: str, after_revision: int, commits: list[Commit]) -> None:
@@ -240,7 +243,102 @@ def _check_contiguous(description: str, after_revision: int, commits: list[Commi
                                            "longer in the log (trimmed by log_retention)")
 
 
-class SharedMachine:
+# One step's conversation with the store, written once for both machines: the
+# generator yields ("load_if_newer", revision), ("commit", revision, proposal)
+# or ("sleep", seconds), is sent each answer, and returns the attempt that
+# stood. `_drive` runs it on a Store, `_drive_async` on an AsyncStore.
+_Request = tuple[Any, ...]
+
+
+def _step_protocol(replica: _Replica, attempt: Callable[[], _Attempt], stats: Stats, max_retries: int) \
+        -> Generator[_Request, Any, _Attempt]:
+    conflicts = 0
+    while True:
+        tried = attempt()
+        if tried.proposal is None:
+            fresh = yield ("load_if_newer", replica.snapshot.revision)
+            if fresh is None:
+                stats.steps += 1
+                stats.unchanged += 1
+                return tried
+            replica.observe(fresh)
+            continue
+        current = yield ("commit", replica.snapshot.revision, tried.proposal)
+        if current is None:
+            replica.committed(tried.proposal)
+            stats.steps += 1
+            stats.commits += 1
+            return tried
+        replica.observe(current)
+        conflicts += 1
+        stats.conflicts += 1
+        if conflicts > max_retries:
+            raise CommitConflictError(replica.description, f"the step lost the compare-and-set {conflicts} times "
+                                                           "in a row; nothing was committed")
+        pause = _backoff(conflicts)
+        if pause:
+            yield ("sleep", pause)
+            # The state the conflict answered with is stale by now.
+            fresh = yield ("load_if_newer", replica.snapshot.revision)
+            if fresh is not None:
+                replica.observe(fresh)
+
+
+def _drive(store: Store, protocol: Generator[_Request, Any, _Attempt]) -> _Attempt:
+    answer: Any = None
+    try:
+        while True:
+            request = protocol.send(answer)
+            if request[0] == "sleep":
+                time.sleep(request[1])
+                answer = None
+            else:
+                answer = getattr(store, request[0])(*request[1:])
+    except StopIteration as done:
+        return cast(_Attempt, done.value)
+
+
+async def _drive_async(store: AsyncStore, protocol: Generator[_Request, Any, _Attempt]) -> _Attempt:
+    answer: Any = None
+    try:
+        while True:
+            request = protocol.send(answer)
+            if request[0] == "sleep":
+                await asyncio.sleep(request[1])
+                answer = None
+            else:
+                answer = await getattr(store, request[0])(*request[1:])
+    except StopIteration as done:
+        return cast(_Attempt, done.value)
+
+
+class _Shared:
+    """What both shared machines answer without I/O, from the last state seen."""
+
+    _replica: _Replica
+    _guard: AbstractContextManager[Any]  # serialises use of the local machine
+
+    def state(self) -> StateDict:
+        """The last state this worker saw (no I/O; `refresh()` first for the latest)."""
+        return self._replica.state()
+
+    def state_json(self) -> str:
+        return self._replica.snapshot.state_json
+
+    def revision(self) -> int:
+        """The shared revision this worker last saw: how many state changes were committed."""
+        return self._replica.snapshot.revision
+
+    def next_deadline(self, now: Now | None = None) -> datetime | None:
+        with self._guard:
+            return self._replica.local().next_deadline(now)
+
+    def effective_settings(self) -> Settings:
+        with self._guard:
+            return self._replica.local().effective_settings
+
+
+class SharedMachine(_Shared):
     """A machine shared by worker processes through a `Store` (synchronous).
 
     Thread-safe: steps from several threads of one process are serialised.
@@ -263,7 +361,7 @@ class SharedMachine:
         self.store = store
         self.max_retries = max_retries
         self.stats = Stats()
-        self._lock = threading.RLock()
+        self._lock = self._guard = threading.RLock()
         self._replica = _Replica(store.description, on_session_cache)
         snapshot = store.load()
         if snapshot is None:
@@ -273,35 +371,8 @@ class SharedMachine:
         self._replica.observe(snapshot, initial=True)
 
     def _run(self, attempt: Callable[[], _Attempt]) -> _Attempt:
-        replica = self._replica
         with self._lock:
-            conflicts = 0
-            while True:
-                tried = attempt()
-                if tried.proposal is None:
-                    fresh = self.store.load_if_newer(replica.snapshot.revision)
-                    if fresh is None:
-                        self.stats.steps += 1
-                        self.stats.unchanged += 1
-                        return tried
-                    replica.observe(fresh)
-                    continue
-                current = self.store.commit(replica.snapshot.revision, tried.proposal)
-                if current is None:
-                    replica.committed(tried.proposal)
-                    self.stats.steps += 1
-                    self.stats.commits += 1
-                    return tried
-                replica.observe(current)
-                conflicts += 1
-                self.stats.conflicts += 1
-                if conflicts > self.max_retries:
-                    raise CommitConflictError(self.store.description, f"the step lost the compare-and-set "
-                                                                      f"{conflicts} times in a row; nothing was "
-                                                                      "committed")
-                pause = _backoff(conflicts)
-                if pause:
-                    time.sleep(pause)
+            return _drive(self.store, _step_protocol(self._replica, attempt, self.stats, self.max_retries))
 
     def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
         """Applies `event` at `now` and commits it; returns the committed
@@ -323,25 +394,6 @@ class SharedMachine:
             fresh = self.store.load_if_newer(self._replica.snapshot.revision)
             return fresh is not None and self._replica.observe(fresh)
 
-    def state(self) -> StateDict:
-        """The last state this worker saw (no I/O; `refresh()` first for the latest)."""
-        return self._replica.state()
-
-    def state_json(self) -> str:
-        return self._replica.snapshot.state_json
-
-    def revision(self) -> int:
-        """The shared revision this worker last saw: how many state changes were committed."""
-        return self._replica.snapshot.revision
-
-    def next_deadline(self, now: Now | None = None) -> datetime | None:
-        with self._lock:
-            return self._replica.local().next_deadline(now)
-
-    def effective_settings(self) -> Settings:
-        with self._lock:
-            return self._replica.local().effective_settings
-
     def commits(self, after_revision: int = 0) -> list[Commit]:
         """The logged commits after `after_revision`, oldest first;
         `LogTrimmedError` if some of them were trimmed away."""
@@ -350,8 +402,9 @@ class SharedMachine:
         return commits
 
     def export_trace(self) -> str:
-        """The whole log as one trace line for `bangui-state replay`, which
-        replays it from the bootstrap settings to the stored state."""
+        """The log as one trace line for `bangui-state replay`, which replays
+        it to the stored state: from the bootstrap settings while the log
+        holds every commit, else from the state its first entry carries."""
         with self._lock:
             self.refresh()
             return _trace(self.store.description, self._replica.snapshot, self.store.read_log(0))
@@ -364,7 +417,7 @@ class SharedMachine:
         return f"<SharedMachine {self.store.description} revision={self.revision()}>"
 
 
-class AsyncSharedMachine:
+class AsyncSharedMachine(_Shared):
     """`SharedMachine` for asyncio hosts, over an `AsyncStore`. Make it with
     `await AsyncSharedMachine.open(...)`; `watch()` yields every commit."""
 
@@ -373,6 +426,7 @@ class AsyncSharedMachine:
         self.max_retries = max_retries
         self.stats = Stats()
         self._lock = asyncio.Lock()
+        self._guard = nullcontext()  # one thread: steps touch the local machine only between awaits
         self._replica = _Replica(store.description, on_session_cache)
 
     @classmethod
@@ -397,35 +451,9 @@ class AsyncSharedMachine:
         return machine
 
     async def _run(self, attempt: Callable[[], _Attempt]) -> _Attempt:
-        replica = self._replica
         async with self._lock:
-            conflicts = 0
-            while True:
-                tried = attempt()
-                if tried.proposal is None:
-                    fresh = await self.store.load_if_newer(replica.snapshot.revision)
-                    if fresh is None:
-                        self.stats.steps += 1
-                        self.stats.unchanged += 1
-                        return tried
-                    replica.observe(fresh)
-                    continue
-                current = await self.store.commit(replica.snapshot.revision, tried.proposal)
-                if current is None:
-                    replica.committed(tried.proposal)
-                    self.stats.steps += 1
-                    self.stats.commits += 1
-                    return tried
-                replica.observe(current)
-                conflicts += 1
-                self.stats.conflicts += 1
-                if conflicts > self.max_retries:
-                    raise CommitConflictError(self.store.description, f"the step lost the compare-and-set "
-                                                                      f"{conflicts} times in a row; nothing was "
-                                                                      "committed")
-                pause = _backoff(conflicts)
-                if pause:
-                    await asyncio.sleep(pause)
+            return await _drive_async(self.store, _step_protocol(self._replica, attempt, self.stats,
+                                                                 self.max_retries))
 
     async def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
         event_json, micros = _dumps(event), _micros(now)
@@ -441,21 +469,6 @@ class AsyncSharedMachine:
         async with self._lock:
             fresh = await self.store.load_if_newer(self._replica.snapshot.revision)
             return fresh is not None and self._replica.observe(fresh)
-
-    def state(self) -> StateDict:
-        return self._replica.state()
-
-    def state_json(self) -> str:
-        return self._replica.snapshot.state_json
-
-    def revision(self) -> int:
-        return self._replica.snapshot.revision
-
-    def next_deadline(self, now: Now | None = None) -> datetime | None:
-        return self._replica.local().next_deadline(now)
-
-    def effective_settings(self) -> Settings:
-        return self._replica.local().effective_settings
 
     async def commits(self, after_revision: int = 0) -> list[Commit]:
         commits = await self.store.read_log(after_revision)

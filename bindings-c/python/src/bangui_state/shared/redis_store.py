@@ -38,16 +38,25 @@ from .store import (
     trim_before,
 )
 
-# Reads the machine's hash; refuses a hash without an integer revision.
+# Reads the machine's revision and cache epoch (h[1], h[2]; false if there is
+# no machine); refuses a hash that is not this store's. `current()` is the
+# reply that hands the whole machine back.
 _READ_STATE = """
-local h = redis.call('HMGET', KEYS[1], 'revision', 'state', 'cache_epoch')
+local h = redis.call('HMGET', KEYS[1], 'revision', 'cache_epoch')
 if not h[1] then
   if redis.call('EXISTS', KEYS[1]) == 1 then
     return redis.error_reply('BANGUI_CORRUPT ' .. KEYS[1] .. ': the hash has no revision field')
   end
-elseif not tonumber(h[1]) or not h[2] or not tonumber(h[3]) then
-  return redis.error_reply('BANGUI_CORRUPT ' .. KEYS[1] .. ': revision and cache_epoch must be integers and '
-    .. 'state present; found revision ' .. tostring(h[1]) .. ', cache_epoch ' .. tostring(h[3]))
+elseif not tonumber(h[1]) or not tonumber(h[2]) then
+  return redis.error_reply('BANGUI_CORRUPT ' .. KEYS[1] .. ': revision and cache_epoch must be integers; found '
+    .. 'revision ' .. tostring(h[1]) .. ', cache_epoch ' .. tostring(h[2]))
+end
+local function current()
+  local state = redis.call('HGET', KEYS[1], 'state')
+  if not state then
+    return redis.error_reply('BANGUI_CORRUPT ' .. KEYS[1] .. ': the hash has no state field')
+  end
+  return {'state', h[1], state, h[2]}
 end
 """
 
@@ -56,13 +65,13 @@ end
 LOAD_SCRIPT = _READ_STATE + """
 if not h[1] then return {'missing'} end
 if ARGV[1] ~= '' and h[1] == ARGV[1] then return {'same'} end
-return {'state', h[1], h[2], h[3]}
+return current()
 """
 
 # KEYS: state, log. ARGV: the new machine's state JSON.
 # Returns {'created'}, or {'state', revision, state, cache_epoch} if one exists.
 CREATE_SCRIPT = _READ_STATE + """
-if h[1] then return {'state', h[1], h[2], h[3]} end
+if h[1] then return current() end
 local log_type = redis.call('TYPE', KEYS[2])['ok']
 if log_type ~= 'none' and log_type ~= 'stream' then
   return redis.error_reply('BANGUI_CORRUPT ' .. KEYS[2] .. ': expected a stream, found a ' .. log_type)
@@ -79,28 +88,25 @@ return {'created'}
 # writes, and XADD is the one write that can fail.
 COMMIT_SCRIPT = _READ_STATE + """
 if not h[1] then return {'missing'} end
-local expected = tonumber(ARGV[1])
-local revision = expected + 1
-local current = tonumber(h[1])
-if current ~= expected then
-  if current == revision and redis.call('HGET', KEYS[1], 'commit_id') == ARGV[6] then
+local revision = tonumber(ARGV[1]) + 1
+if h[1] ~= ARGV[1] then
+  if tonumber(h[1]) == revision and redis.call('HGET', KEYS[1], 'commit_id') == ARGV[6] then
     return {'ok'}
   end
-  return {'state', h[1], h[2], h[3]}
+  return current()
 end
-local id = string.format('%d-0', revision)
+local new = string.format('%d', revision)
 if ARGV[7] == '1' then
-  redis.call('XADD', KEYS[2], id, 'now', ARGV[3], 'event', ARGV[4], 'commit_id', ARGV[6], 'state', ARGV[2])
+  redis.call('XADD', KEYS[2], new .. '-0', 'now', ARGV[3], 'event', ARGV[4], 'commit_id', ARGV[6], 'state', ARGV[2])
 else
-  redis.call('XADD', KEYS[2], id, 'now', ARGV[3], 'event', ARGV[4], 'commit_id', ARGV[6])
+  redis.call('XADD', KEYS[2], new .. '-0', 'now', ARGV[3], 'event', ARGV[4], 'commit_id', ARGV[6])
 end
-local epoch = h[3]
-if ARGV[5] == '1' then epoch = string.format('%d', revision) end
-redis.call('HSET', KEYS[1], 'revision', string.format('%d', revision), 'state', ARGV[2], 'cache_epoch', epoch,
-  'commit_id', ARGV[6])
+local epoch = h[2]
+if ARGV[5] == '1' then epoch = new end
+redis.call('HSET', KEYS[1], 'revision', new, 'state', ARGV[2], 'cache_epoch', epoch, 'commit_id', ARGV[6])
 local cut = tonumber(ARGV[8])
 if cut > 0 then redis.call('XTRIM', KEYS[2], 'MAXLEN', revision - cut + 1) end
-redis.call('PUBLISH', ARGV[9], string.format('%d', revision))
+redis.call('PUBLISH', ARGV[9], new)
 return {'ok'}
 """
 
@@ -195,6 +201,14 @@ class RedisStore(_Layout):
         return None if _text(reply[0]) == "missing" else self.snapshot(reply)
 
     def load_if_newer(self, revision: int) -> Snapshot | None:
+        # A plain HGET answers the common case (still current) without running
+        # Lua; the script reads (and checks) the machine otherwise.
+        try:
+            current = self.client.hget(self.state_key, "revision")
+        except RedisError as error:
+            raise self.error(error) from None
+        if current is not None and _text(current) == str(revision):
+            return None
         return self.snapshot(self._call(self._load, [revision]))
 
     def create(self, state_json: str) -> Snapshot | None:
@@ -240,6 +254,12 @@ class AsyncRedisStore(_Layout):
         return None if _text(reply[0]) == "missing" else self.snapshot(reply)
 
     async def load_if_newer(self, revision: int) -> Snapshot | None:
+        try:
+            current = await self.client.hget(self.state_key, "revision")
+        except RedisError as error:
+            raise self.error(error) from None
+        if current is not None and _text(current) == str(revision):
+            return None
         return self.snapshot(await self._call(self._load, [revision]))
 
     async def create(self, state_json: str) -> Snapshot | None:

@@ -80,6 +80,7 @@ class SqliteStore:
             raise ValueError(f"synchronous: expected NORMAL, FULL or EXTRA, got {synchronous!r}")
         self.description = f"sqlite store {self.path} (table bangui_state, name {self.name!r})"
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         try:
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:
@@ -106,6 +107,11 @@ class SqliteStore:
 
     def _run(self, work: Callable[[sqlite3.Connection], _T], *, writing: bool = False) -> _T:
         """Runs `work` under this store's lock, mapping SQLite's errors."""
+        if os.getpid() != self._pid:
+            # A connection inherited through fork() would corrupt the database.
+            raise StoreError(self.description, f"opened in process {self._pid}, used in process {os.getpid()}: "
+                                               "open the store in each worker, after it started (e.g. in the "
+                                               "app's lifespan)")
         with self._lock:
             try:
                 return work(self._db)
@@ -177,14 +183,15 @@ class SqliteStore:
 
         def work(db: sqlite3.Connection) -> Snapshot | None:
             db.execute("BEGIN IMMEDIATE")
-            current = self._select(db)
-            if current is None:
+            row = db.execute("SELECT revision, cache_epoch FROM bangui_state WHERE name = ?", (self.name,)).fetchone()
+            if row is None:
                 db.execute("ROLLBACK")
                 raise StoreStateMissingError(self.description, "the machine's row is gone")
-            if current.revision != expected_revision:
+            if row[0] != expected_revision:
+                current = self._select(db)
                 db.execute("ROLLBACK")
                 return current
-            epoch = revision if proposal.cache_replaced else current.cache_epoch
+            epoch = revision if proposal.cache_replaced else row[1]
             db.execute("UPDATE bangui_state SET revision = ?, state = ?, cache_epoch = ?, commit_id = ? "
                        "WHERE name = ?", (revision, proposal.state_json, epoch, proposal.commit_id, self.name))
             state = proposal.state_json if carries_state(revision, self.log_retention) else None
