@@ -33,7 +33,8 @@ from typing import Any
 import bangui_state
 import structlog
 from bangui_state.types import Effect
-from bangui_state.shared import AsyncRedisStore, AsyncSharedMachine, AsyncSqliteStore, StoreError
+from bangui_state.shared import (AsyncRedisStore, AsyncSharedMachine, AsyncSqliteStore, StoreError,
+                                 StoreUnavailableError)
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -112,11 +113,20 @@ class Worker:
             import redis.asyncio
 
             self.redis = redis.asyncio.Redis.from_url(self.config.redis_url)
-            store: Any = AsyncRedisStore(self.redis)
-        else:
-            store = AsyncSqliteStore(self.config.sqlite_path)
-        self.machine = await AsyncSharedMachine.open(store, self.config.bootstrap_settings,
-                                                     on_session_cache=self.install_session_cache)
+        # Workers start together: opening a new SQLite file (switching it to
+        # WAL) can find it locked by another worker. Try a few times.
+        for attempt in range(20):
+            try:
+                store: Any = (AsyncRedisStore(self.redis) if self.redis is not None
+                              else AsyncSqliteStore(self.config.sqlite_path))
+                self.machine = await AsyncSharedMachine.open(store, self.config.bootstrap_settings,
+                                                             on_session_cache=self.install_session_cache)
+                break
+            except StoreUnavailableError as error:
+                if attempt == 19:
+                    raise
+                log.warning("store_unavailable", error=str(error), attempt=attempt + 1)
+                await asyncio.sleep(0.25)
         self.spawn(self.probe_loop())
 
     async def close(self) -> None:
