@@ -54,6 +54,8 @@ class Config:
     probe_interval: float = 5.0
     probe_timeout: float = 2.0
     """A probe that gets no answer in this time counts as offline (a killed fail2ban refuses at once)."""
+    log_level: str = "debug"
+    """The lowest structlog level written; the seed logs every probe's `health_check_complete` at debug."""
     package_dir: str | None = None
     """A directory holding node_modules/bangui-state (the npm package), served to the dashboard."""
     bootstrap_settings: dict[str, Any] = field(default_factory=lambda: {
@@ -69,7 +71,7 @@ def now_micros() -> int:
     return time.time_ns() // 1000
 
 
-def configure_logging() -> None:
+def configure_logging(level: str) -> None:
     """One JSON object a line on stdout, with the worker's pid: the seed's events
     (`fail2ban_went_offline`, ...) with their level and fields, as BanGUI logs them."""
     structlog.configure(
@@ -79,7 +81,7 @@ def configure_logging() -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.JSONRenderer(),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
         logger_factory=structlog.WriteLoggerFactory(sys.stdout),
         context_class=dict,
         cache_logger_on_first_use=True,
@@ -206,7 +208,7 @@ def error_response(error: Exception) -> JSONResponse:
 
 def create_app(config: Config | None = None) -> FastAPI:
     config = config or Config.from_environment()
-    configure_logging()
+    configure_logging(config.log_level)
     worker = Worker(config)
 
     @asynccontextmanager

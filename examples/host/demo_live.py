@@ -33,11 +33,12 @@ def install_package(site: Path) -> Path:
 
 
 def start_app(fail2ban_socket: Path, work: Path, *, port: int, workers: int, probe_interval: float,
-              package_dir: Path, redis_url: str | None = None, log_file: Path | None = None) -> subprocess.Popen[bytes]:
+              package_dir: Path, redis_url: str | None = None, log_file: Path | None = None,
+              log_level: str = "debug") -> subprocess.Popen[bytes]:
     """serve.py in its own process group (so stopping it stops its workers too)."""
     command = [sys.executable, str(HERE / "serve.py"), "--fail2ban-socket", str(fail2ban_socket),
                "--sqlite", str(work / "bangui-state.sqlite3"), "--port", str(port), "--workers", str(workers),
-               "--probe-interval", str(probe_interval), "--package-dir", str(package_dir)]
+               "--probe-interval", str(probe_interval), "--package-dir", str(package_dir), "--log-level", log_level]
     if redis_url:
         command += ["--redis", redis_url]
     out = open(log_file, "ab") if log_file else None
@@ -81,13 +82,13 @@ def main() -> None:
                 redis.start()
             app = start_app(fail2ban.socket, work, port=args.port, workers=args.workers,
                             probe_interval=args.probe_interval, package_dir=site,
-                            redis_url=redis.url if redis else None)
+                            redis_url=redis.url if redis else None, log_level="info")
             url = f"http://127.0.0.1:{args.port}/"
             wait_until_serving(url, app)
             print(f"\ndemo-live: the dashboard is at {url}\n"
                   f"  fail2ban-server (pid {fail2ban.process.pid if fail2ban.process else '?'}) on {fail2ban.socket}, "
                   f"jail {DEFAULT_JAIL}; {args.workers} workers on {'Redis' if redis else 'SQLite'}, "
-                  f"probing every {args.probe_interval} s.\n"
+                  f"probing every {args.probe_interval} s; their log lines (info and up) follow.\n"
                   f"  Activate a jail in the page, then crash fail2ban within 60 s:  kill -9 -{fail2ban.process.pid if fail2ban.process else '?'}\n"
                   f"  and bring it back:  press Enter here.   Ctrl-C stops everything.\n", flush=True)
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
