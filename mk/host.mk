@@ -14,7 +14,8 @@
 TEST_TARGETS += test-host
 
 DEMO_LIVE_PORT ?= 8138
-HOST_APT_PACKAGES := fail2ban redis-server chromium npm
+# command:Debian package (Node and npm come with wasm-setup)
+HOST_APT_COMMANDS := fail2ban-server:fail2ban redis-server:redis-server chromium:chromium
 # playwright drives Debian's chromium (no browser download): pinned to the
 # version tested with it, as tests/wasm pins playwright-core.
 HOST_PIP_PACKAGES := "fastapi>=0.110" "uvicorn>=0.30" "redis>=5" "structlog>=23" "httpx>=0.27" pytest "playwright==1.65.2"
@@ -22,8 +23,8 @@ HOST_PIP_PACKAGES := "fastapi>=0.110" "uvicorn>=0.30" "redis>=5" "structlog>=23"
 .PHONY: setup-host demo-live test-host
 
 setup-host: python-install
-	@missing=""; for p in $(HOST_APT_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	@missing=""; for pair in $(HOST_APT_COMMANDS); do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "setup-host: installing$$missing"; \
