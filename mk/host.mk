@@ -18,7 +18,7 @@ DEMO_LIVE_PORT ?= 8138
 HOST_APT_COMMANDS := fail2ban-server:fail2ban redis-server:redis-server chromium:chromium
 # playwright drives Debian's chromium (no browser download): pinned to the
 # version tested with it, as tests/wasm pins playwright-core.
-HOST_PIP_PACKAGES := "fastapi>=0.110" "uvicorn>=0.30" "redis>=5" "structlog>=23" "httpx>=0.27" pytest "playwright==1.65.2"
+HOST_PIP_PACKAGES := "fastapi>=0.110" "uvicorn>=0.30" "redis>=5" "structlog>=23" "httpx>=0.27" pytest mypy "playwright==1.65.2"
 
 .PHONY: setup-host demo-live test-host
 
@@ -30,11 +30,12 @@ setup-host: python-install
 	  echo "setup-host: installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@$(C_PYTHON) -c "import fastapi, uvicorn, redis, structlog, httpx, pytest, playwright" 2>/dev/null || \
+	@$(C_PYTHON) -c "import fastapi, uvicorn, redis, structlog, httpx, pytest, mypy, playwright" 2>/dev/null || \
 	  $(C_PYTHON) -m pip install --quiet --disable-pip-version-check $(HOST_PIP_PACKAGES)
 
 demo-live: setup-host wasm-package
 	cd examples/host && $(C_PYTHON) demo_live.py --port $(DEMO_LIVE_PORT)
 
 test-host: setup-host wasm-package
+	cd examples/host && $(C_PYTHON) -m mypy --strict --cache-dir ../../target/host/mypy-cache *.py tests/*.py
 	cd examples/host && timeout 600 $(C_PYTHON) -m pytest -q -s -p no:cacheprovider tests
