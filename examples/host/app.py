@@ -33,8 +33,8 @@ from typing import Any
 import bangui_state
 import structlog
 from bangui_state.types import Effect
-from bangui_state.shared import (AsyncRedisStore, AsyncSharedMachine, AsyncSqliteStore, StoreError,
-                                 StoreUnavailableError)
+from bangui_state.shared import (AsyncRedisStore, AsyncSharedMachine, AsyncSqliteStore, LogTrimmedError,
+                                 StoreError, StoreUnavailableError)
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -54,6 +54,8 @@ class Config:
     probe_interval: float = 5.0
     probe_timeout: float = 2.0
     """A probe that gets no answer in this time counts as offline (a killed fail2ban refuses at once)."""
+    log_retention: int = 10_000
+    """How many commits the store's log keeps (what /api/events can replay to a reconnecting page)."""
     log_level: str = "debug"
     """The lowest structlog level written; the seed logs every probe's `health_check_complete` at debug."""
     package_dir: str | None = None
@@ -71,12 +73,17 @@ def now_micros() -> int:
     return time.time_ns() // 1000
 
 
+def add_pid(logger: Any, method: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
+    event["pid"] = os.getpid()  # which worker wrote the line
+    return event
+
+
 def configure_logging(level: str) -> None:
     """One JSON object a line on stdout, with the worker's pid: the seed's events
     (`fail2ban_went_offline`, ...) with their level and fields, as BanGUI logs them."""
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
+            add_pid,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.JSONRenderer(),
@@ -86,7 +93,6 @@ def configure_logging(level: str) -> None:
         context_class=dict,
         cache_logger_on_first_use=True,
     )
-    structlog.contextvars.bind_contextvars(pid=os.getpid())
 
 
 # The session caches BanGUI swaps (app/utils/session_cache.py), reduced to their shape.
@@ -119,8 +125,9 @@ class Worker:
         # WAL) can find it locked by another worker. Try a few times.
         for attempt in range(20):
             try:
-                store: Any = (AsyncRedisStore(self.redis) if self.redis is not None
-                              else AsyncSqliteStore(self.config.sqlite_path))
+                retention = self.config.log_retention
+                store: Any = (AsyncRedisStore(self.redis, log_retention=retention) if self.redis is not None
+                              else AsyncSqliteStore(self.config.sqlite_path, log_retention=retention))
                 self.machine = await AsyncSharedMachine.open(store, self.config.bootstrap_settings,
                                                              on_session_cache=self.install_session_cache)
                 break
@@ -286,9 +293,14 @@ def create_app(config: Config | None = None) -> FastAPI:
 
         async def stream() -> AsyncIterator[str]:
             yield "retry: 500\n\n"
-            async for commit in worker.machine.watch(start):
-                data = commit.as_json()
-                yield f"id: {commit.revision}\nevent: commit\ndata: {json.dumps(data)}\n\n"
+            try:
+                async for commit in worker.machine.watch(start):
+                    data = commit.as_json()
+                    yield f"id: {commit.revision}\nevent: commit\ndata: {json.dumps(data)}\n\n"
+            except LogTrimmedError:
+                # The log no longer reaches back to `start`: the page must start
+                # again from /api/state rather than reconnect here forever.
+                yield "event: resync\ndata: {}\n\n"
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"cache-control": "no-store"})

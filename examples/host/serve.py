@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis", metavar="URL", help="the shared store in Redis instead (redis://, unix://)")
     parser.add_argument("--probe-interval", type=float, default=5.0, help="seconds between health probes")
     parser.add_argument("--probe-timeout", type=float, default=2.0, help="a probe slower than this is offline")
+    parser.add_argument("--log-retention", type=int, default=10_000, help="commits the store's log keeps")
     parser.add_argument("--log-level", default="debug", choices=["debug", "info", "warning"],
                         help="the lowest level logged (debug: every probe's health_check_complete too)")
     parser.add_argument("--package-dir", help="a directory with node_modules/bangui-state for the dashboard")
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = Config(fail2ban_socket=args.fail2ban_socket, sqlite_path=str(Path(args.sqlite).resolve()),
                     redis_url=args.redis, probe_interval=args.probe_interval, probe_timeout=args.probe_timeout,
-                    log_level=args.log_level,
+                    log_retention=args.log_retention, log_level=args.log_level,
                     package_dir=args.package_dir and str(Path(args.package_dir).resolve()))
     os.environ[CONFIG_ENV] = json.dumps(dataclasses.asdict(config))
     uvicorn.run("app:create_app", factory=True, app_dir=str(HERE), host=args.host, port=args.port,

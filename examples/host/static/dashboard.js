@@ -80,6 +80,7 @@ function listen() {
   source?.close();
   source = new EventSource(`/api/events?after=${machine.revision}`);
   source.addEventListener('commit', onCommit);
+  source.addEventListener('resync', () => restart()); // the log no longer reaches back to our revision
   source.addEventListener('open', () => {
     document.body.dataset.connections = String(Number(document.body.dataset.connections ?? 0) + 1);
     check();

@@ -30,10 +30,10 @@ def test_a_probe_reads_version_and_jails(fail2ban: Fail2banServer) -> None:
 def test_many_concurrent_probes_all_get_through(fail2ban: Fail2banServer) -> None:
     """fail2ban listens with a backlog of 1: 8 workers' worth of probes at once must
     still all see it online (a full backlog is waited out, not taken for offline)."""
-    client = Fail2banClient(str(fail2ban.socket))
+    client = Fail2banClient(str(fail2ban.socket), timeout=10)  # about the backlog, not a loaded machine's speed
 
     async def probes() -> list[ServerStatus]:
-        return await asyncio.gather(*(client.probe() for _ in range(8 * 5)))
+        return await asyncio.gather(*(client.probe() for _ in range(8 * 3)))
 
     assert all(status.online for status in asyncio.run(probes()))
 
