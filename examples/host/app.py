@@ -165,10 +165,10 @@ class Worker:
     async def step(self, event: dict[str, Any]) -> list[Effect]:
         """Commits one event and carries out its effects (this worker committed it)."""
         effects = await self.machine.step(event, now_micros())
-        await self.carry_out(effects)
+        self.carry_out(effects)
         return effects
 
-    async def carry_out(self, effects: list[Effect]) -> None:
+    def carry_out(self, effects: list[Effect]) -> None:
         for effect in bangui_state.log_effects(effects, log):
             if effect["type"] == "probe_backend_capability":
                 self.spawn(self.probe_backend_capability())
@@ -181,14 +181,14 @@ class Worker:
             try:
                 report = await self.machine.health_probe(status.online, status.version, status.active_jails,
                                                          now_micros())
-                await self.carry_out(report.effects)
+                self.carry_out(report.effects)
                 if report.came_online:
                     # BanGUI asks for the backend capability on first use (listing
                     # jails) and this host also when fail2ban comes (back) online:
                     # the shared state lets one worker run the probe.
                     await self.step({"type": "backend_probe_requested"})
-            except StoreError as error:
-                log.error("store_unavailable", error=str(error))
+            except bangui_state.Error as error:  # the store's errors included: probe again next time
+                log.error("health_probe_not_recorded", error=str(error))
             await asyncio.sleep(self.config.probe_interval)
 
     async def probe_backend_capability(self) -> None:
@@ -233,7 +233,7 @@ def create_app(config: Config | None = None) -> FastAPI:
     async def committed(event: dict[str, Any]) -> JSONResponse:
         try:
             effects = await worker.step(event)
-        except (bangui_state.Error, StoreError) as error:
+        except bangui_state.Error as error:  # the core's, or the store's (StoreError)
             return error_response(error)
         return JSONResponse({"revision": worker.machine.revision(), "effects": effects})
 
