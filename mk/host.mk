@@ -6,7 +6,7 @@
 #                    SQLite at http://127.0.0.1:$(DEMO_LIVE_PORT)/; Ctrl-C stops both
 #   make test-host   the end-to-end tests: a private fail2ban-server and the app
 #                    with 4 workers, on SQLite and on Redis, and headless
-#                    Chromium on the dashboard (screenshot: target/host/dashboard.png)
+#                    Chromium on the dashboard (screenshots: target/host/dashboard*.png)
 #
 # setup-host installs what is missing, idempotently: Debian's fail2ban,
 # redis-server and chromium, and the Python packages the app and tests use.

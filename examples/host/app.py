@@ -115,6 +115,7 @@ class Worker:
         self.machine: AsyncSharedMachine
         self.redis: Any = None
         self.tasks: set[asyncio.Task[None]] = set()
+        self.closing = False
 
     async def open(self) -> None:
         if self.config.redis_url is not None:
@@ -139,9 +140,11 @@ class Worker:
         self.spawn(self.probe_loop())
 
     async def close(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.closing = True
+        while self.tasks:  # a cancellation can be lost in a library: ask again until all are gone
+            for task in list(self.tasks):
+                task.cancel()
+            await asyncio.wait(list(self.tasks), timeout=0.5)
         await self.machine.aclose()
         if self.redis is not None:
             await self.redis.aclose()  # the client is ours, not the store's
@@ -176,7 +179,7 @@ class Worker:
             # the new cache through the on_session_cache hook.
 
     async def probe_loop(self) -> None:
-        while True:
+        while not self.closing:
             status = await self.fail2ban.probe()
             try:
                 report = await self.machine.health_probe(status.online, status.version, status.active_jails,

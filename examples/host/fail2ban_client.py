@@ -60,7 +60,11 @@ class Fail2banClient:
         """Sends one command and returns its value; `Fail2banError` if the
         server is unreachable, too slow, or answers with an error."""
         try:
-            return await asyncio.wait_for(self._command(list(words)), self.timeout)
+            # asyncio.timeout, not wait_for: wait_for (Python <= 3.11) can swallow a
+            # cancellation that arrives as the command completes, and a worker shutting
+            # down would then probe on forever.
+            async with asyncio.timeout(self.timeout):
+                return await self._command(list(words))
         except (OSError, EOFError, asyncio.TimeoutError, pickle.UnpicklingError) as error:
             raise Fail2banError(f"fail2ban at {self.socket_path}: {' '.join(words)}: "
                                 f"{type(error).__name__} {error}".rstrip()) from error

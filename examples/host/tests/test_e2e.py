@@ -167,6 +167,8 @@ def test_the_dashboard_shows_the_story_live(stacks: dict[str, Stack], tmp_path: 
             expect(banner).to_have_class("crashed")
             expect(page.locator("#server-status")).to_have_text("offline")
             expect(page.locator("#effects")).to_contain_text('warning activation_crash_detected {"jail":"browser-jail"')
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot.with_name("dashboard-crashed.png")), full_page=True)
 
             stack.fail2ban.start()
             expect(text).to_have_text(re.compile(r"^jail browser-jail crashed .* after activation, recovered$"))
@@ -183,9 +185,8 @@ def test_the_dashboard_shows_the_story_live(stacks: dict[str, Stack], tmp_path: 
             revision = int(sync.inner_text().rsplit(" ", 1)[1])
             assert revision == stack.state()["revision"]
             assert json.loads(page.locator("#state").text_content() or "") == stack.state()
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
-            print(f"# screenshot: {screenshot}")
+            print(f"# screenshots: {screenshot.with_name('dashboard-crashed.png')} (crashed), {screenshot} (recovered)")
 
             # The stream drops (uvicorn replaces every worker on SIGHUP): the page
             # reconnects, checks, and folds what was committed meanwhile.
