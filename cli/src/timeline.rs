@@ -81,10 +81,10 @@ fn explain(reason: DeadlineReason, state: &Value) -> String {
             "the backend probe in flight goes stale ({} s); a request then starts a new one",
             PROBE_IN_FLIGHT_MICROS / MICROS_PER_SECOND
         ),
-        DeadlineReason::ProbeStartReached => {
-            "the clock reaches the backend probe's start (it moved backwards); a request then joins it"
-                .to_string()
-        }
+        DeadlineReason::ProbeJoinable => format!(
+            "the clock comes within {} s of the backend probe's start (it moved backwards); a request then joins it",
+            PROBE_IN_FLIGHT_MICROS / MICROS_PER_SECOND
+        ),
     }
 }
 

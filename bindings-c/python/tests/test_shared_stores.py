@@ -93,6 +93,17 @@ def test_a_stale_backend_probe_is_taken_over_after_30_s(spec: StoreSpec) -> None
     assert other.step({"type": "backend_probe_requested"}, at(30)) == [{"type": "probe_backend_capability"}]
 
 
+def test_a_request_retried_at_an_earlier_now_joins_the_probe_another_worker_started(spec: StoreSpec) -> None:
+    # B saw the state before A's commit; its request, at its own slightly
+    # earlier `now`, loses the compare-and-set and is applied again to the
+    # state with A's probe in flight: it joins, it does not start a second.
+    a, b = spec.machine(), spec.machine()
+    assert a.step({"type": "backend_probe_requested"}, at(0.001)) == [{"type": "probe_backend_capability"}]
+    assert b.step({"type": "backend_probe_requested"}, at(0)) == []
+    assert b.revision() == a.revision() == 1
+    assert b.state()["backend_capability"]["probe_started_at"] == "2026-04-27T16:42:00.001000Z"
+
+
 def test_the_session_cache_hook_runs_in_every_worker(spec: StoreSpec) -> None:
     kinds: dict[str, list[str]] = {"a": [], "b": []}
     a = spec.machine(on_session_cache=kinds["a"].append)
