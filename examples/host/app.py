@@ -34,7 +34,7 @@ import bangui_state
 import structlog
 from bangui_state.types import Effect
 from bangui_state.shared import (AsyncRedisStore, AsyncSharedMachine, AsyncSqliteStore, LogTrimmedError,
-                                 StoreError, StoreUnavailableError)
+                                 StoreError)
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -122,21 +122,11 @@ class Worker:
             import redis.asyncio
 
             self.redis = redis.asyncio.Redis.from_url(self.config.redis_url)
-        # Workers start together: opening a new SQLite file (switching it to
-        # WAL) can find it locked by another worker. Try a few times.
-        for attempt in range(20):
-            try:
-                retention = self.config.log_retention
-                store: Any = (AsyncRedisStore(self.redis, log_retention=retention) if self.redis is not None
-                              else AsyncSqliteStore(self.config.sqlite_path, log_retention=retention))
-                self.machine = await AsyncSharedMachine.open(store, self.config.bootstrap_settings,
-                                                             on_session_cache=self.install_session_cache)
-                break
-            except StoreUnavailableError as error:
-                if attempt == 19:
-                    raise
-                log.warning("store_unavailable", error=str(error), attempt=attempt + 1)
-                await asyncio.sleep(0.25)
+        retention = self.config.log_retention
+        store: Any = (AsyncRedisStore(self.redis, log_retention=retention) if self.redis is not None
+                      else AsyncSqliteStore(self.config.sqlite_path, log_retention=retention))
+        self.machine = await AsyncSharedMachine.open(store, self.config.bootstrap_settings,
+                                                     on_session_cache=self.install_session_cache)
         self.spawn(self.probe_loop())
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from shared_support import (  # noqa: F401  (fixtures)
+    BOOTSTRAP,
     WORKERS,
     RedisServer,
     StoreSpec,
@@ -22,7 +23,7 @@ from shared_support import (  # noqa: F401  (fixtures)
     spec,
 )
 
-from bangui_state.shared import StoreUnavailableError
+from bangui_state.shared import SharedMachine, SqliteStore, StoreUnavailableError
 
 STEPS_PER_WORKER = 500
 
@@ -227,3 +228,17 @@ def test_redis_restarted_on_its_append_only_file_during_a_load_run(private_redis
     print(f"outage: {len(failures)} failed steps, {len(unknown)} with an unknown outcome, "
           f"{len(set(logged) - set(succeeded))} of those committed")
     assert set(logged) - set(succeeded) <= unknown
+
+
+def open_new_sqlite_file(barrier: Any, path: str) -> int:
+    barrier.wait()
+    machine = SharedMachine(SqliteStore(path), BOOTSTRAP)
+    return machine.revision()
+
+
+def test_workers_opening_a_new_sqlite_file_together_all_start(tmp_path: Path) -> None:
+    # uvicorn starts its workers at once: each opens the store, and the first
+    # ones switch the new file to WAL while the others try to.
+    for round_ in range(5):
+        path = str(tmp_path / f"new-{round_}.db")
+        assert run_workers(open_new_sqlite_file, [(path,) for _ in range(WORKERS)]) == [0] * WORKERS

@@ -14,6 +14,7 @@ import asyncio
 import os
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -92,10 +93,25 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise StoreUnavailableError(self.description, f"cannot open the database: {error}") from None
         try:
-            self._run(lambda db: self._prepare(db, synchronous.upper()))
+            self._prepare_retrying(synchronous.upper(), timeout)
         except BaseException:
             self._db.close()
             raise
+
+    def _prepare_retrying(self, synchronous: str, timeout: float) -> None:
+        """Workers that start together open a new file at once. Switching it
+        to WAL can then answer "database is locked" at once, without SQLite's
+        busy handler waiting (it is not used for that lock change): try again
+        until `timeout` has passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._run(lambda db: self._prepare(db, synchronous))
+                return
+            except StoreUnavailableError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.01)
 
     @staticmethod
     def _prepare(db: sqlite3.Connection, synchronous: str) -> None:
