@@ -127,7 +127,16 @@ class Worker:
                       else AsyncSqliteStore(self.config.sqlite_path, log_retention=retention))
         self.machine = await AsyncSharedMachine.open(store, self.config.bootstrap_settings,
                                                      on_session_cache=self.install_session_cache)
+        # Every worker asks for the backend capability as it starts; the shared
+        # state lets one of them run the probe and the others join it.
+        self.spawn(self.request_backend_capability())
         self.spawn(self.probe_loop())
+
+    async def request_backend_capability(self) -> None:
+        try:
+            await self.step({"type": "backend_probe_requested"})
+        except bangui_state.Error as error:
+            log.error("backend_probe_not_requested", error=str(error))
 
     async def close(self) -> None:
         self.closing = True

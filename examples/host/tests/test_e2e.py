@@ -37,8 +37,9 @@ def settle() -> None:
 
 @pytest.mark.parametrize("store", STORES)
 def test_the_backend_capability_is_probed_by_one_worker(stacks: dict[str, Stack], store: str) -> None:
-    """Asked for when fail2ban came online; one worker runs the probe (fail2ban 1.0.2 has
-    no `get JAIL backend`); once known, asking again (GET /api/jails) probes no more."""
+    """Asked for by all 4 workers as they start together and again when fail2ban came
+    online; one worker runs the probe (fail2ban 1.0.2 has no `get JAIL backend`); once
+    known, asking again (GET /api/jails) probes no more."""
     stack = stacks[store]
     wait_for("the backend capability", lambda: stack.state()["backend_capability"]["supported"] is not None)
     assert stack.state()["backend_capability"] == {"supported": False, "probe_started_at": None}
