@@ -12,6 +12,31 @@ use serde_json::{Map, Value};
 use crate::error::{Error, ErrorKind};
 use crate::instant::Instant;
 
+/// How deeply a value carried through untouched (an unknown settings key or
+/// override, an extra server-status key) may nest arrays and objects: `1` is
+/// 0 deep, `[1]` 1, `{"a": [1]}` 2.
+///
+/// The limit keeps every JSON form that holds such a value readable by the
+/// core's own JSON reader (serde_json, which stops at 127 levels): the state
+/// puts a carried value 2 levels down, a trace step 5, a replay output line
+/// 4, a conformance vector's `expected` 5. So whatever the core accepts, in
+/// any input, fits inside a state that restores, and inside every trace and
+/// replay output that holds it.
+///
+/// ```
+/// use bangui_state_core::{MAX_PASS_THROUGH_DEPTH, State};
+/// let nested = |depth| "[".repeat(depth) + &"]".repeat(depth);
+/// let bootstrap = |depth| format!(
+///     r#"{{"session_cache_enabled": true, "session_cache_ttl_seconds": 60, "deep": {}}}"#,
+///     nested(depth),
+/// );
+/// let state = State::from_bootstrap_json(&bootstrap(MAX_PASS_THROUGH_DEPTH)).unwrap();
+/// assert_eq!(State::from_json(&state.to_json()).unwrap(), state);
+/// let err = State::from_bootstrap_json(&bootstrap(MAX_PASS_THROUGH_DEPTH + 1)).unwrap_err();
+/// assert_eq!(err.path(), "bootstrap.deep");
+/// ```
+pub const MAX_PASS_THROUGH_DEPTH: usize = 100;
+
 /// Where a value sits in the input, e.g. `event.status.online`.
 #[derive(Clone, Copy)]
 pub(crate) enum Path<'a> {
@@ -63,6 +88,32 @@ pub(crate) fn quoted(text: &str) -> String {
 pub(crate) fn parse_text(text: &str) -> Result<Value, Error> {
     serde_json::from_str(text)
         .map_err(|e| Error::new(ErrorKind::InvalidJson, "", format!("invalid JSON: {e}")))
+}
+
+/// Checks that the value carried through at `path` nests at most
+/// [`MAX_PASS_THROUGH_DEPTH`] levels. Looks no deeper than that, so a value
+/// of any depth is checked in bounded stack.
+pub(crate) fn check_pass_through(value: &Value, path: &Path<'_>, kind: ErrorKind) -> Result<(), Error> {
+    if nests_deeper_than(value, MAX_PASS_THROUGH_DEPTH) {
+        return Err(Error::new(
+            kind,
+            path,
+            format!(
+                "nested deeper than {MAX_PASS_THROUGH_DEPTH} levels of arrays and objects, \
+                 the most a value carried through the state may have"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn nests_deeper_than(value: &Value, levels: usize) -> bool {
+    // `levels - 1` runs only when `levels > 0` (`||` short-circuits).
+    match value {
+        Value::Array(items) => levels == 0 || items.iter().any(|c| nests_deeper_than(c, levels - 1)),
+        Value::Object(map) => levels == 0 || map.values().any(|c| nests_deeper_than(c, levels - 1)),
+        _ => false,
+    }
 }
 
 pub(crate) fn mistyped(kind: ErrorKind, path: &Path<'_>, expected: &str, found: &Value) -> Error {
