@@ -194,15 +194,15 @@ mod rfc3339 {
         Unexpected { part: &'static str, at: usize },
         /// Text follows a complete timestamp, from byte `at`.
         Trailing { at: usize },
-        /// A field outside its range: its name, value and range.
+        /// A field outside its range: its name, the byte its two digits
+        /// start at, and the range in words.
         OutOfRange {
             field: &'static str,
-            value: u32,
-            min: u32,
-            max: u32,
+            at: usize,
+            range: &'static str,
         },
-        /// A day the month does not have.
-        NoSuchDay { year: u32, month: u32, day: u32 },
+        /// A day the month does not have (the date is the text's first 10 bytes).
+        NoSuchDay,
     }
 
     impl Reject {
@@ -224,19 +224,19 @@ mod rfc3339 {
                     "unexpected text after the UTC offset, from character {}",
                     position(text, at)
                 ),
-                Reject::OutOfRange {
-                    field,
-                    value,
-                    min,
-                    max,
-                } => {
-                    format!("{field} {value:02} is out of range ({min:02} to {max:02})")
+                // Numbers are quoted from the text: no integer formatting
+                // (and its padding code) in the WebAssembly module.
+                Reject::OutOfRange { field, at, range } => {
+                    format!("{field} {} is out of range ({range})", slice(text, at, 2))
                 }
-                Reject::NoSuchDay { year, month, day } => {
-                    format!("{year:04}-{month:02} has no day {day:02}")
-                }
+                Reject::NoSuchDay => format!("{} has no day {}", slice(text, 0, 7), slice(text, 8, 2)),
             }
         }
+    }
+
+    /// `length` bytes of `text` from byte `at` (ASCII digits where used).
+    fn slice(text: &str, at: usize, length: usize) -> &str {
+        text.get(at..at + length).unwrap_or_default()
     }
 
     /// The 1-based character position of byte `at`, which always follows
@@ -297,17 +297,25 @@ mod rfc3339 {
         }
     }
 
-    fn in_range(field: &'static str, value: u32, min: u32, max: u32) -> Result<u32, Reject> {
+    /// `value`, the two digits just read, if it lies in `min..=max` (`range`).
+    fn in_range(
+        c: &Cursor<'_>,
+        field: &'static str,
+        value: u32,
+        (min, max, range): (u32, u32, &'static str),
+    ) -> Result<u32, Reject> {
         if !(min..=max).contains(&value) {
             return Err(Reject::OutOfRange {
                 field,
-                value,
-                min,
-                max,
+                at: c.at - 2,
+                range,
             });
         }
         Ok(value)
     }
+
+    const TO_23: (u32, u32, &str) = (0, 23, "00 to 23");
+    const TO_59: (u32, u32, &str) = (0, 59, "00 to 59");
 
     /// `text` as (Unix seconds, nanoseconds of the second), the nanoseconds
     /// at or above 10^9 for a leap second (`:60`), as chrono's `timestamp()`
@@ -319,16 +327,19 @@ mod rfc3339 {
             at: 0,
         };
         let year = c.digits(YEAR, true, 4)?;
-        let month = in_range("month", c.field(MONTH, |b| b == b'-')?, 1, 12)?;
+        let month = c.field(MONTH, |b| b == b'-')?;
+        let month = in_range(c, "month", month, (1, 12, "01 to 12"))?;
         let day = c.field(DAY, |b| b == b'-')?;
         if day == 0 || day > days_in_month(year, month) {
-            return Err(Reject::NoSuchDay { year, month, day });
+            return Err(Reject::NoSuchDay);
         }
-        let hour = in_range("hour", c.field(TIME, |b| matches!(b, b'T' | b't' | b' '))?, 0, 23)?;
-        let minute = in_range("minute", c.field(MINUTE, |b| b == b':')?, 0, 59)?;
+        let hour = c.field(TIME, |b| matches!(b, b'T' | b't' | b' '))?;
+        let hour = in_range(c, "hour", hour, TO_23)?;
+        let minute = c.field(MINUTE, |b| b == b':')?;
+        let minute = in_range(c, "minute", minute, TO_59)?;
         let (second, mut nanos) = match c.field(SECOND, |b| b == b':')? {
             60 => (59, 1_000_000_000), // a leap second, as chrono keeps it
-            second => (in_range("second", second, 0, 59)?, 0),
+            second => (in_range(c, "second", second, TO_59)?, 0),
         };
         if c.bytes.get(c.at) == Some(&b'.') {
             c.at += 1;
@@ -368,8 +379,10 @@ mod rfc3339 {
                 });
             }
         };
-        let hours = in_range("offset hour", c.digits(OFFSET, false, 2)?, 0, 23)?;
-        let minutes = in_range("offset minute", c.field(OFFSET_MINUTE, |b| b == b':')?, 0, 59)?;
+        let hours = c.digits(OFFSET, false, 2)?;
+        let hours = in_range(c, "offset hour", hours, TO_23)?;
+        let minutes = c.field(OFFSET_MINUTE, |b| b == b':')?;
+        let minutes = in_range(c, "offset minute", minutes, TO_59)?;
         let seconds = (hours * 3_600 + minutes * 60) as i32;
         Ok(if negative { -seconds } else { seconds })
     }
