@@ -263,12 +263,7 @@ mod rfc3339 {
     impl Cursor<'_> {
         /// Consumes one byte that `accept` takes; `starts` when it is the
         /// first byte of `part` (the text ending there means `part` is missing).
-        fn byte(
-            &mut self,
-            part: &'static str,
-            starts: bool,
-            accept: impl Fn(u8) -> bool,
-        ) -> Result<u8, Reject> {
+        fn byte(&mut self, part: &'static str, starts: bool, accept: fn(u8) -> bool) -> Result<u8, Reject> {
             match self.bytes.get(self.at) {
                 Some(&b) if accept(b) => {
                     self.at += 1;
@@ -291,7 +286,7 @@ mod rfc3339 {
         }
 
         /// A separator that `accept` takes, then two digits: `part`.
-        fn field(&mut self, part: &'static str, accept: impl Fn(u8) -> bool) -> Result<u32, Reject> {
+        fn field(&mut self, part: &'static str, accept: fn(u8) -> bool) -> Result<u32, Reject> {
             self.byte(part, true, accept)?;
             self.digits(part, false, 2)
         }

@@ -1,6 +1,5 @@
 //! The host's settings record, of which the core reads two keys.
 
-use alloc::format;
 use alloc::string::String;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -171,12 +170,14 @@ fn check_known_value(key: &str, value: &Value, parent: &Path<'_>, kind: ErrorKin
     match key {
         SESSION_CACHE_ENABLED if !value.is_boolean() => Err(json::mistyped(kind, &path, "a boolean", value)),
         // JSON has no NaN or Infinity, but numbers kept exactly as written
-        // (`exact-numbers`) can lie beyond a double's range, e.g. `1e400`.
+        // (`exact-numbers`) can lie beyond a double's range, e.g. `1e400`;
+        // without the feature every number is a finite double already.
         SESSION_CACHE_TTL_SECONDS => match value {
+            #[cfg(feature = "exact-numbers")]
             Value::Number(n) if n.as_f64().is_none() => Err(Error::new(
                 kind,
                 path,
-                format!("expected a finite number, found {n}, beyond the range of a double"),
+                alloc::format!("expected a finite number, found {n}, beyond the range of a double"),
             )),
             Value::Number(_) => Ok(()),
             _ => Err(json::mistyped(kind, &path, "a finite number", value)),
