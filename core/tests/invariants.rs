@@ -76,8 +76,13 @@ fn pass_through() -> impl Strategy<Value = Value> {
     let containers = leaf.prop_recursive(3, 12, 3, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
-            prop::collection::btree_map("[a-z]{1,3}", inner, 0..3)
-                .prop_map(|map| Value::Object(map.into_iter().collect())),
+            // serde_json's reserved number key among them (the `trace` fuzz target's find).
+            prop::collection::btree_map(
+                prop_oneof![4 => "[a-z]{1,3}", 1 => Just("$serde_json::private::Number".to_owned())],
+                inner,
+                0..3,
+            )
+            .prop_map(|map| Value::Object(map.into_iter().collect())),
         ]
     });
     prop_oneof![
@@ -346,10 +351,12 @@ fn check_trace(bootstrap: &Value, steps: &[(i64, Value)]) -> Result<(), TestCase
 
         // The JSON form round-trips exactly.
         check_restores(&state)?;
-        let text = state.to_json();
 
         // The installed cache is always the kind of the effective settings.
-        let value: Value = serde_json::from_str(&text).unwrap();
+        // (Its value, not serde_json's reading of its text: with exact numbers
+        // that reader takes an object keyed `$serde_json::private::Number`
+        // for a number.)
+        let value = state.to_value();
         let effective = if value["runtime_settings"].is_null() {
             &value["bootstrap_settings"]
         } else {
@@ -385,8 +392,9 @@ proptest! {
         let first = serde_json::to_string(&trace.replay()).unwrap();
         let second = serde_json::to_string(&trace.replay()).unwrap();
         prop_assert_eq!(&first, &second);
-        // The output, as text, reads back: every state in it restores.
-        let outputs: Value = serde_json::from_str(&first).unwrap();
+        // The output text is JSON a reader takes; every state in it restores.
+        serde_json::from_str::<serde::de::IgnoredAny>(&first).unwrap();
+        let outputs = serde_json::to_value(trace.replay()).unwrap();
         for output in outputs.as_array().unwrap() {
             let state = State::from_value(&output["state"]);
             prop_assert!(state.is_ok(), "{:?}", state);
