@@ -3,7 +3,7 @@
 #   make test-c       header freshness + crate tests, then the C tests plain,
 #                     under ASan+UBSan, ThreadSanitizer and valgrind memcheck
 #   make test-python  pip-installs bindings-c/python and runs its pytest suite
-#   make header       regenerates bindings-c/include/bangui_state.h
+#   make header       regenerates include/bangui_state.h
 #   make lib-c        builds libbangui_state.so and libbangui_state.a (release)
 #   make install-c    installs them, the header and bangui_state.pc under PREFIX
 #                     (default /usr/local; DESTDIR honoured)
@@ -19,7 +19,7 @@ BENCH_TARGETS += bench-c bench-python
 C_TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 C_LIBDIR     := $(C_TARGET_DIR)/release
 C_OUT        := $(C_TARGET_DIR)/c
-C_INCLUDE    := bindings-c/include
+C_INCLUDE    := include
 C_TESTS      := api bad_inputs vectors threads carried_values
 C_WARN       := -std=c11 -Wall -Wextra -Werror -g -O1 -D_POSIX_C_SOURCE=200809L
 C_CFLAGS     := $(C_WARN) -I$(C_INCLUDE) -Itests/c
@@ -49,9 +49,10 @@ setup-c:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# build (PyPA): tests/test_sdist.py builds the sdist, then a wheel from it; mypy: --strict on the package.
 setup-python: setup-c
-	@$(C_PYTHON) -c "import cffi, pytest, structlog" 2>/dev/null || \
-	  $(C_PYTHON) -m pip install --quiet --disable-pip-version-check "cffi>=1.15" pytest structlog
+	@$(C_PYTHON) -c "import cffi, pytest, structlog, build, mypy" 2>/dev/null || \
+	  $(C_PYTHON) -m pip install --quiet --disable-pip-version-check "cffi>=1.15" pytest structlog build mypy
 
 lib-c:
 	$(CARGO) build --release -p bangui-state-c
@@ -71,13 +72,20 @@ install-c: lib-c
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(C_VERSION)|' bindings-c/bangui_state.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bangui_state.pc
 
-## test-c-install: install into a scratch prefix and build a host with pkg-config alone.
+## test-c-install: install into a scratch prefix, then build the README's host.c exactly as the
+## README says (pkg-config alone: the .pc's rpath makes it start without LD_LIBRARY_PATH) and run it;
+## the C API test is built the same way (plus its own cJSON).
+C_INSTALL_HOST := $(C_OUT)/install-host
 test-c-install: setup-c | $(C_OUT)
-	rm -rf $(C_OUT)/prefix
+	rm -rf $(C_OUT)/prefix $(C_INSTALL_HOST)
 	$(MAKE) --no-print-directory install-c PREFIX=$(C_OUT)/prefix
-	export PKG_CONFIG_PATH=$(C_OUT)/prefix/lib/pkgconfig; \
-	gcc $(C_WARN) -Itests/c tests/c/api.c -o $(C_OUT)/api-pkgconfig $$(pkg-config --cflags --libs bangui_state) \
-	  -Wl,-rpath,$(C_OUT)/prefix/lib -lcjson && $(C_OUT)/api-pkgconfig
+	mkdir -p $(C_INSTALL_HOST)
+	awk '/^```c$$/ {code = 1; next} /^```$$/ {code = 0} code' README.md > $(C_INSTALL_HOST)/host.c
+	export PKG_CONFIG_PATH=$(C_OUT)/prefix/lib/pkgconfig; unset LD_LIBRARY_PATH; cd $(C_INSTALL_HOST); \
+	cc host.c -o host $$(pkg-config --cflags --libs bangui_state); \
+	test "$$(./host)" = "[]"; \
+	gcc $(C_WARN) -I$(abspath tests/c) $(abspath tests/c/api.c) -o api $$(pkg-config --cflags --libs bangui_state) -lcjson; \
+	./api
 
 ## The C test programs: plain (static library), ASan+UBSan and TSan (shared library).
 c-programs: lib-c setup-c | $(C_OUT)
@@ -129,8 +137,10 @@ test-c: setup-c test-c-crate test-c-plain test-c-asan test-c-tsan test-c-valgrin
 python-install: setup-python lib-c
 	BANGUI_STATE_LIB= $(C_PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings-c/python
 
-## test-python: the installed package's tests; the benchmark once, untimed.
+## test-python: mypy --strict on the package, the installed package's tests (doc examples and
+## typing included); the benchmark once, untimed.
 test-python: python-install
+	cd bindings-c/python && $(C_PYTHON) -m mypy --strict src/bangui_state
 	cd bindings-c/python && BANGUI_STATE_VECTORS="$(abspath $(C_VECTORS))" $(C_PYTHON) -m pytest -q tests ../../examples/python
 	BANGUI_STATE_LIB= $(C_PYTHON) bench/python/bench.py --quick > /dev/null
 

@@ -1,6 +1,7 @@
 # The WebAssembly package (bindings-wasm/, npm package "bangui-state").
 #
 #   make test-wasm     build the package, type-check, Node tests on the installed tarball
+#                      (hostile.test.mjs: bad input, a million rejected calls per class)
 #   make test-browser  the dashboard demo driven in headless Chromium
 #   make demo-web      serve the demo on http://127.0.0.1:$(DEMO_WEB_PORT)/
 #   make bench-node    Node per-call medians (vs a hand-written JS reducer) and the
@@ -26,7 +27,7 @@ wasm-package: wasm-setup
 
 test-wasm: wasm-package
 	$(CARGO) clippy --quiet -p bangui-state-wasm --target wasm32-unknown-unknown -- -D warnings
-	$(NODE) --test tests/wasm/package.test.mjs
+	$(NODE) --test --test-concurrency=1 tests/wasm/package.test.mjs tests/wasm/hostile.test.mjs
 	# The benchmark is not a test: a few hundred calls, untimed in effect, to keep it working.
 	$(NODE) bindings-wasm/scripts/bench.mjs --quick > /dev/null
 

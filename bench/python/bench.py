@@ -4,12 +4,26 @@
 - health_probe           Machine.health_probe(True, "1.1.0", 2, now=<int Unix µs>): the fast path,
                          steady state (no transition), `now` in its cheapest documented form
 - health_probe_datetime  the same with `now` an aware datetime
-- step                   Machine.step(<the same probe as a dict>, <datetime>): JSON both ways
-- baseline_plain_python  the same probe through a plain-Python reimplementation of the seed's
-                         `process_health_probe_result` (below), returning the same effect dicts
+- step                   Machine.step(<the same probe as a dict>, <datetime>): a plain probe dict
+                         takes the library's typed fast path; the effects come back as dicts
+- step_micros            the same with `now` as int Unix microseconds
+- step_new_dict          `step` with the event dict built in each call (as a host builds it from
+                         fail2ban's answer, like the baseline's ServerStatus)
+- step_jail_activated    Machine.step({"type": "jail_activated", ...}, <datetime>): the general
+                         path (value checks, JSON to the library and back)
+- baseline_plain_python  the seed's `process_health_probe_result` (below): its statements as
+                         written, on dataclasses instead of BanGUI's pydantic models (cheaper),
+                         each structlog call replaced by building the effect dict the library
+                         returns (checked equal by self_check), the ServerStatus built per call as
+                         a host builds it from fail2ban's answer
 
-All rows run in the same process, one after another, on machines (and a
-baseline state) that are already online, so every timed call is the steady state.
+What it does not include: the seed's structlog calls themselves (a host of the
+library makes them too, from the effects), pydantic validation.
+
+All rows run in the same process on machines (and a baseline state) that are
+already online, so every timed call is the steady state. The rows take turns,
+one timeit run each per round, so that a load change on a shared machine hits
+all of them alike; each row's figure is its median over the rounds.
 
 usage: bench.py [--quick] [--out PATH]   (--quick: tiny counts, no output file; for make test)
 """
@@ -119,9 +133,15 @@ def baseline_probe(state: RuntimeState, online: bool, version: str | None, activ
 # ---------------------------------------------------------------------------
 
 
-def median_ns(stmt: Any, number: int, repeat: int) -> float:
-    runs = timeit.repeat(stmt, number=number, repeat=repeat)
-    return statistics.median(runs) / number * 1e9
+def interleaved_medians_ns(stmts: list[Any], number: int, repeat: int) -> list[float]:
+    """Per statement, the median over `repeat` rounds of one timeit run of `number` calls; the
+    statements take turns within each round."""
+    timers = [timeit.Timer(stmt) for stmt in stmts]
+    runs: list[list[float]] = [[] for _ in stmts]
+    for _ in range(repeat):
+        for timer, times in zip(timers, runs):
+            times.append(timer.timeit(number))
+    return [statistics.median(times) / number * 1e9 for times in runs]
 
 
 def self_check() -> None:
@@ -160,25 +180,34 @@ def main() -> int:
 
     probe = machine.health_probe
     step = step_machine.step
+    activation = {"type": "jail_activated", "jail_name": "sshd"}
     rows = [
         ("health_probe", lambda: probe(True, "1.1.0", 2, T0_MICROS),
          "Machine.health_probe(True, \"1.1.0\", 2, now=<int Unix µs>), steady state"),
         ("health_probe_datetime", lambda: probe(True, "1.1.0", 2, T0),
          "the same, now=<aware datetime>"),
         ("step", lambda: step(PROBE, T0),
-         "Machine.step(<the probe as a dict>, <aware datetime>): JSON in and out"),
+         "Machine.step(<the probe as a dict>, <aware datetime>): the dict read into the typed fast path, "
+         "effect dicts back"),
+        ("step_micros", lambda: step(PROBE, T0_MICROS), "the same, now=<int Unix µs>"),
+        ("step_new_dict",
+         lambda: step({"type": "health_probe_completed", "status": {"online": True, "version": "1.1.0",
+                                                                    "active_jails": 2}}, T0),
+         "step, the event dict built in each call (as the baseline builds its ServerStatus)"),
+        ("step_jail_activated", lambda: step(activation, T0),
+         "Machine.step({\"type\": \"jail_activated\", ...}, <aware datetime>): the general path, JSON both ways"),
         ("baseline_plain_python", lambda: baseline_probe(state, True, "1.1.0", 2, T0),
-         "plain-Python seed process_health_probe_result (dataclasses), same inputs, same effect dicts"),
+         "the seed's process_health_probe_result as written (dataclasses; effect dicts for its structlog calls), "
+         "ServerStatus built per call"),
     ]
     results = []
-    for name, stmt, note in rows:
-        ns = median_ns(stmt, number, repeat)
+    for (name, _, note), ns in zip(rows, interleaved_medians_ns([stmt for _, stmt, _ in rows], number, repeat)):
         print(f"{name:22s} {ns:9.1f} ns")
         results.append({"name": name, "median_ns": round(ns, 2), "note": note})
     if args.quick or not args.out:
         return 0
     title = (f"Python {platform.python_version()} via the installed package (cffi {_ffi.MODE.upper()} mode; "
-             f"timeit, median of {repeat} runs of {number} calls)")
+             f"timeit, median of {repeat} interleaved runs of {number} calls)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"title": title, "rows": results}, ensure_ascii=False, indent=1) + "\n")
     print(f"wrote {args.out}")

@@ -17,15 +17,22 @@ PIECES = {
     "noop": "lambda: None",
     "cffi_call_no_args": "lambda: lib.bangui_version()",
     "raw_probe_7_args": "lambda: lib.bangui_machine_health_probe(h, True, b'1.1.0', 2, MICROS, r, e)",
+    "glue_probe_5_args": "lambda: lib.bangui_py_health_probe(h, True, b'1.1.0', 2, MICROS)",
+    "now_datetime_to_micros": "lambda: cv.micros(NOW)",
     "read_2_report_fields": "lambda: (r.logs, r.revision)",
     "probe_report_object": "lambda: PR((16, None, 5, None, True, '1.1.0', 2))",
     "health_probe_int_now": "lambda: m.health_probe(True, '1.1.0', 2, MICROS)",
     "health_probe_datetime": "lambda: m.health_probe(True, '1.1.0', 2, NOW)",
     "datetime_to_micros": "lambda: mm.to_unix_micros(NOW)",
-    "json_encode_event": "lambda: mm._dumps(EVENT)",
+    "json_encode_event": "lambda: cv.dumps(EVENT, 'event')",
     "json_decode_effects": "lambda: mm._loads(EFFECTS)",
     "step_json_bytes_in_str_out": "lambda: m._step(EVENT_JSON, MICROS)",
     "step": "lambda: m.step(EVENT, NOW)",
+    "step_int_now": "lambda: m.step(EVENT, MICROS)",
+    "step_new_dict": "lambda: m.step({'type': 'health_probe_completed', "
+                     "'status': {'online': True, 'version': '1.1.0', 'active_jails': 2}}, NOW)",
+    "step_other_event": "lambda: m.step(OTHER, NOW)",
+    "steady_effects_copy": "lambda: mm._cached_steady_effects(True, '1.1.0', 2)",
     "baseline_plain_python": "lambda: B.baseline_probe(st, True, '1.1.0', 2, NOW)",
 }
 
@@ -33,6 +40,7 @@ SETUP = """
 import sys
 
 import bangui_state
+from bangui_state import _convert as cv
 from bangui_state import machine as mm
 from bangui_state._ffi import ffi, lib
 sys.path.insert(0, {here!r})
@@ -42,7 +50,8 @@ m.health_probe(True, '1.1.0', 2, now=B.T0)
 h = m._handle
 r, e = ffi.new('bangui_probe_report *'), ffi.new('char **')
 NOW, MICROS, EVENT, PR = B.T0, B.T0_MICROS, B.PROBE, mm.ProbeReport
-EVENT_JSON = mm._dumps(EVENT)
+EVENT_JSON = cv.dumps(EVENT, 'event')
+OTHER = {{"type": "setup_completion_cached", "complete": True}}
 EFFECTS = m.step_json(EVENT_JSON, NOW)
 st = B.RuntimeState()
 B.baseline_probe(st, True, '1.1.0', 2, NOW)

@@ -13,7 +13,6 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-INCLUDE = HERE.parent / "include"
 
 
 def _cdef_module():
@@ -71,15 +70,16 @@ static bangui_result bangui_py_health_probe_last(bangui_probe_report *report_out
 """
 
 
-def make_builder(link_dir: Path) -> FFI:
-    """An FFI builder linking against `link_dir/libbangui_state.so`."""
+def make_builder(link_dir: Path, header: Path) -> FFI:
+    """An FFI builder declared from `header` (bangui_state.h, found by
+    setup.py) and linking against `link_dir/libbangui_state.so`."""
     builder = FFI()
-    builder.cdef(_cdef_module().cdef_from_header((INCLUDE / "bangui_state.h").read_text(encoding="utf-8")))
+    builder.cdef(_cdef_module().cdef_from_header(header.read_text(encoding="utf-8")))
     builder.cdef(GLUE_CDEF)
     builder.set_source(
         "bangui_state._bangui_state_cffi",
         GLUE_SOURCE,
-        include_dirs=[str(INCLUDE)],
+        include_dirs=[str(header.parent)],
         library_dirs=[str(link_dir)],
         libraries=["bangui_state"],
         extra_compile_args=["-O2"],

@@ -1,10 +1,22 @@
-// bangui-state: BanGUI's runtime state machine (CONTRACT.md), compiled to
-// WebAssembly. These types are the contract's JSON forms; every entry point
-// ("bangui-state" for Node and bundlers, "bangui-state/web" for plain
+// bangui-state: BanGUI's runtime state machine, compiled to WebAssembly.
+// These types are the JSON forms of the project's contract (CONTRACT.md in
+// the bangui-state repository; the package README sums it up); every entry
+// point ("bangui-state" for Node and bundlers, "bangui-state/web" for plain
 // browsers) has this same API.
+//
+// Inputs are read as JSON.stringify would see them, and refused with the
+// field's path where it would store something else (Dates, toJSON, boxed
+// primitives, buffers, class instances), for lone UTF-16 surrogates, and
+// beyond 4,194,304 characters or 262,144 values in one input (README,
+// "Input values").
 
-/** Any JSON value: what settings carry through untouched. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/**
+ * Any JSON value: what settings carry through untouched. A `bigint` (from
+ * -2^63 to 2^64-1) is stored as that exact integer and comes back as a
+ * `bigint` when beyond 2^53-1, else as a `number`; a `number` is stored as
+ * the double it is and comes back as the same number.
+ */
+export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue };
 
 /**
  * A UTC instant as RFC 3339 text. Outputs are always
@@ -195,7 +207,8 @@ export type ReplayedStep = { effects: readonly Effect[]; state: State } | { erro
 
 /**
  * A runtime-state machine. Freed by the garbage collector (FinalizationRegistry);
- * `free()` releases it at once (the object is unusable afterwards).
+ * `free()` releases it at once: afterwards every method throws
+ * `InvalidStateError`, and `free()` again does nothing.
  */
 export declare class Machine {
   /** A new machine (revision 0, fail2ban assumed offline) from bootstrap settings. */
@@ -214,7 +227,7 @@ export declare class Machine {
   healthProbe(probe: Probe, now: Now): readonly Effect[];
   /** The state's JSON form (a fresh object each call). */
   state(): State;
-  /** Events accepted so far (equal to `state().revision`). */
+  /** Events accepted so far (equal to `state().revision`; a `bigint` only beyond 2^53-1, reachable from a restored state). */
   readonly revision: number;
   /**
    * The next instant at which time alone changes how an event is handled
@@ -222,7 +235,7 @@ export declare class Machine {
    * stale), or `null` when nothing is pending. `now` defaults to the current time.
    */
   nextDeadline(now?: Now): Instant | null;
-  /** Releases the machine now instead of waiting for the garbage collector. */
+  /** Releases the machine now instead of waiting for the garbage collector; idempotent. */
   free(): void;
 }
 

@@ -2,13 +2,18 @@
 //! (`bangui-state-core`) behind wasm-bindgen.
 //!
 //! This crate is conversion and error mapping only; every rule lives in the
-//! core. JS values become `serde_json::Value`s (`convert`: bounded in
-//! depth, so cyclic input is an error and not a stack overflow, and with
-//! every JS operation that can run user code imported with `catch`), then go
-//! through the core's `from_value` readers, whose errors name the field path.
-//! Outputs leave as JSON text (serde_json's writer, see `to_out`) that the
-//! package's JavaScript parses into plain objects. No JSON text comes in, so
-//! the module carries no JSON reader (~17 KB; bindings-wasm/README.md, "Size").
+//! core. The package's JavaScript (`npm/glue.js`) checks the machine's
+//! handle and reads every input into a plain, bounded copy before calling
+//! in, so no caller code runs while a wasm frame is live and no JS exception
+//! unwinds through one; errors go back as values (`Result`), thrown by the
+//! JavaScript after the call returned. JS values become `serde_json::Value`s
+//! (`convert`: bounded in depth, so cyclic input is an error and not a stack
+//! overflow, and, as a second line, with every JS operation that can run
+//! user code imported with `catch`), then go through the core's `from_value`
+//! readers, whose errors name the field path. Outputs leave as JSON text
+//! (serde_json's writer, see `to_out`) that the package's JavaScript parses
+//! into plain objects. No JSON text comes in, so the module carries no JSON
+//! reader (~17 KB; bindings-wasm/README.md, "Size").
 //!
 //! Why not serde-wasm-bindgen's deserializer for the inputs: it calls
 //! `Object.entries` and `in` without `catch`, so a throwing getter or proxy
@@ -285,18 +290,34 @@ fn to_out<T: Serialize + ?Sized>(value: &T) -> JsResult<JsValue> {
 
 /// The output's JSON text, marked `!` when it holds a wide integer.
 fn out_text<T: Serialize + ?Sized>(value: &T) -> JsResult<String> {
-    let mut text = serde_json::to_string(value).map_err(|_| {
+    Ok(marked(json_text(value)?))
+}
+
+/// JSON text, marked with a leading `!` when it holds a wide integer.
+fn marked(mut text: String) -> String {
+    if has_wide_number(&text) {
+        text.insert(0, '!');
+    }
+    text
+}
+
+/// The output's JSON text, unmarked.
+fn json_text<T: Serialize + ?Sized>(value: &T) -> JsResult<String> {
+    serde_json::to_string(value).map_err(|_| {
         BindError::new(
             ErrorKind::InvalidState,
             "",
             "cannot convert the output to JavaScript",
         )
-    })?;
-    if has_wide_number(&text) {
-        text.insert(0, '!');
-    }
-    Ok(text)
+    })
 }
+
+/// The most JSON text a replay's output may take (64 MiB): beyond it the call
+/// is refused rather than exhaust the module's memory. Every other output is
+/// bounded by the inputs, which the package's JavaScript bounds
+/// (`MAX_INPUT_CHARS`, `MAX_INPUT_VALUES` in glue.js): a state holds at most
+/// the bootstrap settings and one settings input merged into them.
+pub const MAX_OUTPUT_TEXT: usize = 64 << 20;
 
 /// Whether JSON text has a run of 16 or more digits outside its strings: an
 /// integer that may exceed `Number.MAX_SAFE_INTEGER` (a long float's digits
@@ -727,13 +748,55 @@ impl Machine {
     }
 }
 
-/// Replays a trace (the CLI's replay format, `{bootstrap, steps}`) through
-/// the core's own replay: one `{effects, state}` or `{error, state}` per step.
+/// Checks `now` alone: the package's JavaScript calls it when an event is
+/// refused before it reached the module, so that a bad `now` is reported
+/// first, as in every other path (a trace step is read `now` first).
+#[wasm_bindgen(js_name = "__checkNow")]
+pub fn check_now(now: JsValue) -> Result<(), JsValue> {
+    instant_from_js(&now)?;
+    Ok(())
+}
+
+/// Replays a trace (the CLI's replay format): one `{effects, state}` or
+/// `{error, state}` per step, by the core's own `Trace::replay`, one step at
+/// a time (a one-step trace from the state the previous step left): the
+/// whole replay keeps every step's state until the end, so a large state
+/// times many steps would exhaust the module's memory. Each step's output is
+/// written as text at once, and the whole output is bounded by
+/// [`MAX_OUTPUT_TEXT`].
 #[wasm_bindgen(js_name = "__replay")]
 pub fn replay(trace: JsValue) -> Result<JsValue, JsValue> {
-    let trace =
+    let Trace { initial, steps } =
         Trace::from_value(&to_json(trace, "trace", ErrorKind::InvalidTrace)?).map_err(BindError::from)?;
-    Ok(to_out(&trace.replay())?)
+    let mut state = initial;
+    let mut text = String::from("[");
+    for (index, step) in steps.into_iter().enumerate() {
+        let one_step = Trace {
+            initial: state,
+            steps: vec![step],
+        };
+        let Some(output) = one_step.replay().pop() else {
+            break; // unreachable: one step in, one output out
+        };
+        if index > 0 {
+            text.push(',');
+        }
+        text.push_str(&json_text(&output)?);
+        if text.len() > MAX_OUTPUT_TEXT {
+            return Err(BindError::new(
+                ErrorKind::InvalidTrace,
+                format!("trace.steps[{index}]"),
+                format!(
+                    "the replay's output would exceed {MAX_OUTPUT_TEXT} bytes of JSON text \
+                     (replay fewer steps at a time)"
+                ),
+            )
+            .into());
+        }
+        state = output.state;
+    }
+    text.push(']');
+    Ok(JsValue::from_str(&marked(text)))
 }
 
 #[cfg(test)]

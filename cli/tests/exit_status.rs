@@ -31,13 +31,19 @@ fn an_unreadable_file_exits_1_with_a_message() {
 
 #[test]
 fn bad_usage_exits_2_with_the_usage() {
-    for args in [&["replay", "--yaml"][..], &["frobnicate"], &[]] {
+    for args in [
+        &["replay", "--yaml"][..],
+        &["frobnicate"],
+        &[],
+        &["help", "frobnicate"],
+        &["replay", "a", "b"],
+    ] {
         let output = cli().args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(
             String::from_utf8(output.stderr)
                 .unwrap()
-                .contains("usage: bangui-state replay")
+                .contains("usage: bangui-state replay [FILE|-] [--json]")
         );
     }
 }
@@ -59,13 +65,13 @@ fn malformed_lines_from_stdin_are_reported_and_exit_0() {
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         [
-            "{\"error\":\"line 1: invalid JSON: expected ident at line 1 column 2\"}",
+            "[{\"error\":\"line 1, column 2: invalid JSON: expected ident\"}]",
             "[]"
         ]
     );
     assert!(
         String::from_utf8(output.stderr)
             .unwrap()
-            .contains("line 1: invalid JSON")
+            .contains("line 1, column 2: invalid JSON")
     );
 }

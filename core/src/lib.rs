@@ -54,6 +54,8 @@
 
 extern crate alloc;
 
+#[cfg(test)]
+mod contract_doc;
 mod effect;
 mod error;
 mod event;
@@ -74,8 +76,8 @@ pub use settings::{
     SESSION_CACHE_ENABLED, SESSION_CACHE_TTL_SECONDS, SessionCacheKind, Settings, SettingsOverrides,
 };
 pub use state::{
-    ACTIVATION_CRASH_WINDOW_MICROS, Activation, BackendCapability, PROBE_IN_FLIGHT_MICROS, PendingRecovery,
-    SCHEMA_VERSION, State,
+    ACTIVATION_CRASH_WINDOW_MICROS, Activation, BackendCapability, DeadlineReason, PROBE_IN_FLIGHT_MICROS,
+    PendingRecovery, SCHEMA_VERSION, State,
 };
 pub use status::ServerStatus;
 pub use trace::{StepOutput, Trace, parse_step};

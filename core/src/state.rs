@@ -19,9 +19,16 @@ pub const SCHEMA_VERSION: u64 = 1;
 /// jail activation is attributed to it (inclusive, to the microsecond).
 pub const ACTIVATION_CRASH_WINDOW_MICROS: i64 = 60 * MICROS_PER_SECOND;
 
-/// A capability probe started less than this long ago is still in flight:
-/// a new request joins it instead of starting another.
+/// A capability probe is in flight while `now` is less than this far from its
+/// start, on either side: a new request joins it instead of starting another.
 pub const PROBE_IN_FLIGHT_MICROS: i64 = 30 * MICROS_PER_SECOND;
+
+/// Whether a probe that started `elapsed` microseconds before `now` (negative:
+/// after `now`, on a clock a little behind or a request retried at its own
+/// earlier `now`) is still in flight.
+pub(crate) const fn probe_in_flight(elapsed: i64) -> bool {
+    elapsed.unsigned_abs() < PROBE_IN_FLIGHT_MICROS as u64
+}
 
 /// fail2ban went down soon after a jail activation (BanGUI's `PendingRecovery`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -314,31 +321,76 @@ impl State {
     /// assert_eq!(state.next_deadline(t("2026-04-27T16:01:00.000001Z")), None);
     /// ```
     pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
+        self.next_deadline_and_reason(now).map(|(at, _)| at)
+    }
+
+    /// [`State::next_deadline`] with what happens then (when both fall on
+    /// one instant, the crash window).
+    ///
+    /// ```
+    /// use bangui_state_core::{DeadlineReason, Event, Instant, Settings, State};
+    /// let t = |s: &str| Instant::parse_rfc3339(s).unwrap();
+    /// let mut state = State::new(Settings::new(true, 60.0).unwrap());
+    /// state.apply(Event::BackendProbeRequested, t("2026-04-27T16:00:00Z")).unwrap();
+    /// let stale = (t("2026-04-27T16:00:30Z"), DeadlineReason::ProbeGoesStale);
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T16:00:10Z")), Some(stale));
+    /// let joinable = (t("2026-04-27T15:59:30.000001Z"), DeadlineReason::ProbeJoinable);
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T15:59:00Z")), Some(joinable));
+    /// // A few seconds behind the probe's start (another host's clock), it is in flight.
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T15:59:58Z")), Some(stale));
+    ///
+    /// let activated = Event::JailActivated { jail_name: "sshd".into(), at: None };
+    /// state.apply(activated, t("2026-04-27T15:59:40Z")).unwrap();
+    /// let window = (t("2026-04-27T16:00:40Z"), DeadlineReason::CrashWindowCloses);
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T16:00:10Z")), Some(stale));
+    /// assert_eq!(state.next_deadline_and_reason(t("2026-04-27T16:00:30Z")), Some(window));
+    /// ```
+    pub fn next_deadline_and_reason(&self, now: Instant) -> Option<(Instant, DeadlineReason)> {
         let window_end = self
             .last_activation
             .as_ref()
             .and_then(|a| a.at.checked_add_micros(ACTIVATION_CRASH_WINDOW_MICROS))
-            .filter(|end| *end >= now);
+            .filter(|end| *end >= now)
+            .map(|end| (end, DeadlineReason::CrashWindowCloses));
         let probe_change = match self.backend_capability {
             BackendCapability {
                 supported: None,
                 probe_started_at: Some(started),
             } => {
-                if now < started {
-                    Some(started)
+                if started.micros_since(now) >= PROBE_IN_FLIGHT_MICROS {
+                    // The clock is 30 s or more before the probe's start:
+                    // from 30 s before it (to the microsecond), a request joins.
+                    started
+                        .checked_add_micros(1 - PROBE_IN_FLIGHT_MICROS)
+                        .map(|joinable| (joinable, DeadlineReason::ProbeJoinable))
                 } else {
                     started
                         .checked_add_micros(PROBE_IN_FLIGHT_MICROS)
                         .filter(|stale| *stale > now)
+                        .map(|stale| (stale, DeadlineReason::ProbeGoesStale))
                 }
             }
             _ => None,
         };
         match (window_end, probe_change) {
-            (Some(a), Some(b)) => Some(a.min(b)),
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
             (a, b) => a.or(b),
         }
     }
+}
+
+/// What [`State::next_deadline_and_reason`]'s instant is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeadlineReason {
+    /// The crash window after the last jail activation closes: a crash
+    /// detected later is no longer attributed to the activation.
+    CrashWindowCloses,
+    /// The backend capability probe in flight goes stale: a request then
+    /// starts a new probe instead of joining it.
+    ProbeGoesStale,
+    /// The clock is 30 s or more before the probe in flight's start (it
+    /// moved backwards): from this instant on a request joins the probe.
+    ProbeJoinable,
 }
 
 impl Serialize for State {

@@ -1,9 +1,10 @@
 //! Traces: the contract's replay format (JSON Lines, one trace a line).
 //!
-//! Input: `{"bootstrap": {settings}, "steps": [{"now": instant, "event": {...}}, ...]}`.
+//! Input: `{"bootstrap": {settings}, "steps": [{"now": instant, "event": {...}}, ...]}`,
+//! or `{"state": {saved state}, "steps": [...]}` to start from a saved state.
 //! Output: one element per step, `{"effects": [...], "state": {...}}` or, for
 //! a rejected step, `{"error": "message", "state": {unchanged state}}`.
-//! Keys other than `bootstrap` and `steps` (a `name`, the `expected` output of
+//! Keys other than `bootstrap`, `state` and `steps` (a `name`, the `expected` output of
 //! a conformance vector) are ignored, so a vector is itself a trace.
 
 use alloc::vec::Vec;
@@ -47,12 +48,33 @@ impl Trace {
         Trace::from_value(&json::parse_text(line)?)
     }
 
-    /// Reads a trace from a JSON value. Errors are [`ErrorKind::InvalidTrace`]
-    /// (or [`ErrorKind::InvalidSettings`] for the bootstrap settings).
+    /// Reads a trace from a JSON value: `{"bootstrap": {settings}, "steps": [...]}`
+    /// or `{"state": {saved state}, "steps": [...]}`. Errors are
+    /// [`ErrorKind::InvalidTrace`] (or [`ErrorKind::InvalidSettings`] for the
+    /// bootstrap settings, the state's own kinds for a saved state).
     pub fn from_value(value: &Value) -> Result<Self, Error> {
         let root = Path::Root("");
         let f = Fields::of(value, &root, ErrorKind::InvalidTrace)?;
-        let initial = State::from_bootstrap_value(f.required("bootstrap", "a settings object")?)?;
+        // A trace starts from bootstrap settings (a new machine) or from a
+        // saved state (e.g. the first state a trimmed commit log still holds).
+        let initial = match (f.optional("bootstrap"), f.optional("state")) {
+            (Some(bootstrap), None) => State::from_bootstrap_value(bootstrap)?,
+            (None, Some(state)) => State::from_value(state)?,
+            (Some(_), Some(_)) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidTrace,
+                    "",
+                    "a trace starts from either \"bootstrap\" settings or a \"state\", not both",
+                ));
+            }
+            (None, None) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidTrace,
+                    "bootstrap",
+                    "missing; expected a settings object (or \"state\": a saved state)",
+                ));
+            }
+        };
         let steps = f.required("steps", "an array of steps")?;
         let steps = steps
             .as_array()
@@ -67,15 +89,15 @@ impl Trace {
         self.steps
             .iter()
             .map(|step| {
-                let parsed = parse_step(step);
-                let (now, event) = match &parsed {
-                    Ok((now, event)) => (Some(*now), Some(event.clone())),
-                    Err(_) => (None, None),
-                };
-                let result = parsed.and_then(|(now, event)| state.apply(event, now));
+                // A valid `now` is kept even when the event is rejected: the
+                // clock still moved, and deadlines are measured from it.
+                let (now, event) = parse_step_parts(step);
+                let now_ok = now.as_ref().ok().copied();
+                let event_ok = event.as_ref().ok().cloned();
+                let result = now.and_then(|now| event.and_then(|event| state.apply(event, now)));
                 StepOutput {
-                    now,
-                    event,
+                    now: now_ok,
+                    event: event_ok,
                     result,
                     state: state.clone(),
                 }
@@ -84,22 +106,34 @@ impl Trace {
     }
 }
 
-/// Reads one step's `now` and `event`; errors name `now` or `event.…`.
+/// Reads one step's `now` and `event`; errors name `now` or `event.…`
+/// (`now` first when both are wrong).
 pub fn parse_step(step: &Value) -> Result<(Instant, Event), Error> {
+    let (now, event) = parse_step_parts(step);
+    Ok((now?, event?))
+}
+
+/// `now` and `event` each on its own, so that one's error does not hide the
+/// other's value. A step that is not an object fails both with the same error.
+fn parse_step_parts(step: &Value) -> (Result<Instant, Error>, Result<Event, Error>) {
     let root = Path::Root("step");
-    let f = Fields::of(step, &root, ErrorKind::InvalidTrace)?;
-    let now_value = f.required("now", "an RFC 3339 instant")?;
-    let now_text = now_value.as_str().ok_or_else(|| {
-        json::mistyped(
-            ErrorKind::InvalidInstant,
-            &Path::Root("now"),
-            "an RFC 3339 instant string",
-            now_value,
-        )
-    })?;
-    let now = Instant::parse_rfc3339(now_text).map_err(|e| e.located(ErrorKind::InvalidInstant, "now"))?;
-    let event = Event::from_value(f.required("event", "an event object")?)?;
-    Ok((now, event))
+    let f = match Fields::of(step, &root, ErrorKind::InvalidTrace) {
+        Ok(f) => f,
+        Err(error) => return (Err(error.clone()), Err(error)),
+    };
+    let now = f.required("now", "an RFC 3339 instant").and_then(|now_value| {
+        let now_text = now_value.as_str().ok_or_else(|| {
+            json::mistyped(
+                ErrorKind::InvalidInstant,
+                &Path::Root("now"),
+                "an RFC 3339 instant string",
+                now_value,
+            )
+        })?;
+        Instant::parse_rfc3339(now_text).map_err(|e| e.located(ErrorKind::InvalidInstant, "now"))
+    });
+    let event = f.required("event", "an event object").and_then(Event::from_value);
+    (now, event)
 }
 
 impl Serialize for StepOutput {
@@ -111,5 +145,57 @@ impl Serialize for StepOutput {
         }
         map.serialize_entry("state", &self.state)?;
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replay_one(step: &str) -> StepOutput {
+        let line = alloc::format!(
+            r#"{{"bootstrap": {{"session_cache_enabled": true, "session_cache_ttl_seconds": 60}},
+                "steps": [{{"now": "2026-04-27T16:00:00Z", "event": {{"type": "jail_activated", "jail_name": "sshd"}}}}, {step}]}}"#
+        );
+        let mut outputs = Trace::from_json(&line).unwrap().replay();
+        assert_eq!(outputs.len(), 2);
+        outputs.pop().unwrap()
+    }
+
+    #[test]
+    fn a_rejected_event_keeps_its_valid_now() {
+        let output = replay_one(r#"{"now": "2026-04-27T16:00:10Z", "event": {"type": "jail_activated"}}"#);
+        assert_eq!(
+            output.now,
+            Some(Instant::parse_rfc3339("2026-04-27T16:00:10Z").unwrap())
+        );
+        assert_eq!(output.event, None);
+        assert_eq!(
+            output.result.unwrap_err().to_string(),
+            "event.jail_name: missing; expected a string"
+        );
+        assert_eq!(output.state.revision(), 1);
+    }
+
+    #[test]
+    fn an_invalid_now_keeps_the_valid_event_and_is_the_error() {
+        let output = replay_one(r#"{"now": "soon", "event": {"type": "activation_cleared"}}"#);
+        assert_eq!(output.now, None);
+        assert_eq!(output.event, Some(Event::ActivationCleared));
+        assert_eq!(output.result.unwrap_err().path(), "now");
+        assert_eq!(output.state.revision(), 1);
+    }
+
+    #[test]
+    fn a_step_that_is_not_an_object_has_neither() {
+        let output = replay_one("[]");
+        assert_eq!((output.now, output.event), (None, None));
+        assert_eq!(output.result.unwrap_err().kind(), ErrorKind::InvalidTrace);
+    }
+
+    #[test]
+    fn parse_step_reports_now_before_event() {
+        let step: Value = serde_json::from_str(r#"{"now": 5, "event": {}}"#).unwrap();
+        assert_eq!(parse_step(&step).unwrap_err().path(), "now");
     }
 }

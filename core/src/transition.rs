@@ -12,8 +12,7 @@ use crate::event::Event;
 use crate::instant::{Instant, micros_to_seconds};
 use crate::settings::{Settings, SettingsOverrides};
 use crate::state::{
-    ACTIVATION_CRASH_WINDOW_MICROS, Activation, BackendCapability, PROBE_IN_FLIGHT_MICROS, PendingRecovery,
-    State,
+    ACTIVATION_CRASH_WINDOW_MICROS, Activation, BackendCapability, PendingRecovery, State, probe_in_flight,
 };
 use crate::status::ServerStatus;
 
@@ -315,18 +314,21 @@ impl State {
     }
 
     /// The seed's probe under `backend_cmd_lock`, made explicit: if
-    /// `supported` is known, nothing; else if a probe started less than 30 s
-    /// ago (`0 <= now - probe_started_at < 30 s`) the request joins it,
-    /// nothing; else `probe_started_at = now` and effect
-    /// `probe_backend_capability`.
+    /// `supported` is known, nothing; else if a probe is in flight
+    /// (`|now - probe_started_at| < 30 s`) the request joins it, nothing;
+    /// else `probe_started_at = now` and effect `probe_backend_capability`.
     fn backend_probe_requested(&mut self, now: Instant, effects: &mut Vec<Effect>) {
         let capability = &mut self.backend_capability;
         if capability.supported.is_some() {
             return;
         }
+        // In flight while `now` is less than 30 s from the probe's start, on
+        // either side: a worker retrying its request at its own, slightly
+        // earlier `now` (a lost compare-and-set, a clock a little behind
+        // another host's) joins the probe instead of starting a second one.
+        // A clock that moved back by 30 s or more starts a new probe.
         if let Some(started) = capability.probe_started_at {
-            let elapsed = now.micros_since(started);
-            if (0..PROBE_IN_FLIGHT_MICROS).contains(&elapsed) {
+            if probe_in_flight(now.micros_since(started)) {
                 return;
             }
         }

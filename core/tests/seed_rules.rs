@@ -510,10 +510,25 @@ fn a_probe_request_joins_a_probe_started_less_than_30_seconds_ago() {
 }
 
 #[test]
-fn a_probe_request_before_the_probe_started_starts_a_new_probe() {
+fn a_probe_request_a_little_before_the_probe_started_joins_it() {
+    // Another worker's request, retried at its own earlier `now` after losing
+    // the compare-and-set to the one that started the probe.
     let mut state = machine();
-    assert!(request(&mut state, at(10 * S)));
-    assert!(request(&mut state, at(10 * S - 1)));
+    assert!(request(&mut state, at(40 * S)));
+    assert!(!request(&mut state, at(40 * S - 1)));
+    assert!(
+        !request(&mut state, at(10 * S + 1)),
+        "29.999999 s before: in flight"
+    );
+    assert_eq!(state.backend_capability().probe_started_at, Some(at(40 * S)));
+}
+
+#[test]
+fn a_probe_request_30_s_or_more_before_the_probe_started_starts_a_new_probe() {
+    let mut state = machine();
+    assert!(request(&mut state, at(40 * S)));
+    assert!(request(&mut state, at(10 * S)), "the clock moved back 30 s");
+    assert_eq!(state.backend_capability().probe_started_at, Some(at(10 * S)));
 }
 
 #[test]
@@ -650,8 +665,13 @@ fn next_deadline_includes_the_probe_going_stale() {
     assert_eq!(state.next_deadline(at(30 * S)), None);
     assert_eq!(
         state.next_deadline(at(-S)),
-        Some(at(0)),
-        "clock behind the probe start"
+        Some(at(30 * S)),
+        "a clock a little behind the probe's start: in flight until it goes stale"
+    );
+    assert_eq!(
+        state.next_deadline(at(-40 * S)),
+        Some(at(-30 * S + 1)),
+        "a clock 30 s or more behind: the instant a request would join the probe"
     );
     activate(&mut state, "sshd", at(-50 * S));
     assert_eq!(

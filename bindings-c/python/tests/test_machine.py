@@ -124,7 +124,7 @@ def test_now_as_int_unix_microseconds_is_the_same_instant(bootstrap: dict[str, A
         by_int.health_probe(True, now=micros + 7)
     assert by_datetime.state_json == by_int.state_json
     assert by_int.next_deadline(micros) == T0 + timedelta(seconds=60)
-    with pytest.raises(bangui_state.InvalidInstantError, match="out of range"):
+    with pytest.raises(bangui_state.InvalidInstantError, match="not Unix microseconds of this era"):
         by_int.health_probe(True, now=2**63)
     with pytest.raises(TypeError):
         by_int.step({"type": "activation_cleared"}, True)  # a bool is not an instant
@@ -162,3 +162,15 @@ def test_floats_in_settings_come_back_exactly() -> None:
     values = [v for v in values if math.isfinite(v)]
     m = Machine({"session_cache_enabled": True, "session_cache_ttl_seconds": 3600, "floats": values})
     assert m.state["bootstrap_settings"]["floats"] == values
+
+
+def test_probe_report_repr_says_what_happened_not_a_bitmask(bootstrap: dict[str, Any]) -> None:
+    m = Machine(bootstrap)
+    m.health_probe(True, "1.1.0", 2, now=T0)
+    m.step({"type": "jail_activated", "jail_name": "sshd"}, T0)
+    text = repr(m.health_probe(False, now=T0 + timedelta(seconds=12, microseconds=500000)))
+    assert text.startswith("ProbeReport(revision=3, steady=False, came_online=False, recovery_resolved=False, "
+                           "went_offline=True, crash_detected=True, seconds_since_activation=12.5, effects=[")
+    assert "'event': 'activation_crash_detected'" in text and "logs=" not in text
+    steady = repr(m.health_probe(False, now=T0 + timedelta(seconds=13)))
+    assert steady.startswith("ProbeReport(revision=4, steady=True,") and "'event': 'health_check_complete'" in steady

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 def test_the_declarations_come_from_the_committed_header() -> None:
     shipped = _ffi.header_path().read_text(encoding="utf-8")
-    committed = (REPO / "bindings-c" / "include" / "bangui_state.h").read_text(encoding="utf-8")
+    committed = (REPO / "include" / "bangui_state.h").read_text(encoding="utf-8")
     assert shipped == committed
     cdef = _ffi.cdef_from_header(committed)
     assert "bangui_machine_health_probe" in cdef and "#include" not in cdef and 'extern "C"' not in cdef

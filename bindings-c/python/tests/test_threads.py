@@ -65,3 +65,31 @@ def test_errors_are_per_thread(bootstrap: dict[str, Any]) -> None:
     for worker, seen in messages.items():
         assert seen == {f'event.type: unknown event type "bad_{worker}"'}
     assert machine.revision == 4 * 300
+
+
+def test_threads_stepping_probe_dicts_count_every_event(bootstrap: dict[str, Any]) -> None:
+    """step's probe path (C when built) under threads, with more distinct probes
+    than its cache holds, so entries are dropped while other threads use them."""
+    machine = bangui_state.Machine(bootstrap)
+    errors: list[BaseException] = []
+    start = threading.Barrier(THREADS)
+
+    def work(worker: int) -> None:
+        try:
+            start.wait()
+            for i in range(EVENTS):
+                event = {"type": "health_probe_completed",
+                         "status": {"online": i % 5 != 0, "version": f"{worker}.{i % 50}", "active_jails": i % 3}}
+                effects = machine.step(event, T0 + timedelta(milliseconds=i))
+                assert effects[-1]["event"] == "health_check_complete"
+                assert effects[-1]["fields"] == event["status"]
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert machine.revision == THREADS * EVENTS

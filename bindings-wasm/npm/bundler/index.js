@@ -6,10 +6,9 @@ import { install } from '../glue.js';
 
 wasm.__setErrorFactory(__makeError);
 
-const api = install(wasm);
+const api = install(wasm, __makeError);
 
-export { Machine } from './bangui_state_wasm.js';
-export const { step, replay } = api;
+export const { Machine, step, replay } = api;
 export {
   BanguiStateError, InvalidJsonError, InvalidEventError, InvalidSettingsError, InvalidStateError,
   UnknownSchemaVersionError, InvalidInstantError, RevisionExhaustedError, InvalidTraceError,

@@ -6,9 +6,9 @@ const errors = require('./errors.cjs');
 const glue = require('./glue.cjs');
 
 wasm.__setErrorFactory(errors.__makeError);
-const api = glue.install(wasm);
+const api = glue.install(wasm, errors.__makeError);
 
-exports.Machine = wasm.Machine;
+exports.Machine = api.Machine;
 exports.step = api.step;
 exports.replay = api.replay;
 exports.BanguiStateError = errors.BanguiStateError;

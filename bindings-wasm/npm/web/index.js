@@ -8,10 +8,9 @@ import { install } from '../glue.js';
 await init({ module_or_path: new URL('./bangui_state_wasm_bg.wasm', import.meta.url) });
 wasm.__setErrorFactory(__makeError);
 
-const api = install(wasm);
+const api = install(wasm, __makeError);
 
-export { Machine } from './bangui_state_wasm.js';
-export const { step, replay } = api;
+export const { Machine, step, replay } = api;
 export {
   BanguiStateError, InvalidJsonError, InvalidEventError, InvalidSettingsError, InvalidStateError,
   UnknownSchemaVersionError, InvalidInstantError, RevisionExhaustedError, InvalidTraceError,

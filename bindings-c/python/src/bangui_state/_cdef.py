@@ -15,7 +15,7 @@ _DEFINE = re.compile(r"#\s*define\s+(\w+)\s+(-?\d+|0[xX][0-9a-fA-F]+)\s*$")
 
 def header_path() -> Path:
     """The header: the package's copy, else the source tree's (an uninstalled checkout)."""
-    for candidate in (_HERE / "bangui_state.h", _HERE.parents[2] / "include" / "bangui_state.h"):
+    for candidate in (_HERE / "bangui_state.h", _HERE.parents[3] / "include" / "bangui_state.h"):
         if candidate.exists():
             return candidate
     raise ImportError("bangui_state: bangui_state.h not found in the package or the source tree")

@@ -1,13 +1,19 @@
 """Exceptions: one base class, one subclass per result code of the C API."""
 from __future__ import annotations
 
+import re
+
 from ._ffi import ffi, lib
+
+# A field path at the start of a message: `event.status.version`, `event.list[3]`, `event.x["a b"]`.
+_PATH = re.compile(r'([A-Za-z_]\w*(?:\.\w+|\[\d+\]|\["(?:[^"\\]|\\.)*"\])*)(?:\.\.\.\S*)?(?: \(a path of \d+ keys\))?: ')
 
 
 class Error(Exception):
-    """Any error reported by bangui_state. `message` is the library's full
-    message (e.g. ``event.status.online: expected a boolean, found a
-    string``); `code` the C API's result code (0 for errors raised in Python)."""
+    """Any error reported by bangui_state. `message` is the full message,
+    starting with the path of what was wrong (e.g. ``event.status.online:
+    expected a boolean, found a string``); `code` the C API's result code of
+    its kind (the library's, or the class's for errors found in Python)."""
 
     code: int = 0
 
@@ -16,6 +22,13 @@ class Error(Exception):
         self.message = message
         if code is not None:
             self.code = code
+
+    @property
+    def path(self) -> str:
+        """Where the problem is (``event.status.version``): the message's
+        leading field path; empty when the message names none."""
+        found = _PATH.match(self.message)
+        return found[1] if found else ""
 
 
 class NullArgumentError(Error):
@@ -36,10 +49,24 @@ class InvalidJsonError(Error):
     code = lib.BANGUI_RESULT_INVALID_JSON
 
 
+class NotJsonError(InvalidJsonError, TypeError, ValueError):
+    """A Python value has no JSON form, found before any JSON was built: bytes,
+    a set or another object, a non-string key, NaN or an infinity, a cycle,
+    nesting deeper than the core reads, a lone surrogate, an int subclass whose
+    conversions disagree, a raw NUL in a JSON text. The message starts with
+    the path (``event.status.version: a bytes has no JSON form ...``).
+    Also a `TypeError` and a `ValueError`, the builtins `json` raises."""
+
+
 class InvalidEventError(Error):
     """An event was malformed: unknown type, a missing or mistyped field."""
 
     code = lib.BANGUI_RESULT_INVALID_EVENT
+
+
+class ArgumentTypeError(InvalidEventError, TypeError):
+    """An argument of `Machine.health_probe` has the wrong type (`online` not
+    a bool, `version` not a str or None, `active_jails` not an int)."""
 
 
 class InvalidSettingsError(Error):
@@ -68,6 +95,11 @@ class InvalidInstantError(Error):
 
 class NaiveDatetimeError(InvalidInstantError, ValueError):
     """A naive datetime (no tzinfo) was given: it is ambiguous, so it is refused."""
+
+
+class InstantTypeError(InvalidInstantError, TypeError):
+    """A `now` that is neither an aware datetime nor an int (nor None), or an
+    instant text that is not a str."""
 
 
 class RevisionExhaustedError(Error):

@@ -1,7 +1,9 @@
-"""Typed shapes of the JSON the machine takes and gives (see CONTRACT.md).
+"""Typed shapes of the JSON the machine takes and gives, as the project's
+`CONTRACT.md` (at the root of the bangui-state repository) describes them.
 
-Events and effects are plain dicts at run time; these TypedDicts describe them
-for type checkers.
+Events, effects and states are plain dicts at run time; these TypedDicts
+describe them for type checkers, so `mypy --strict` refuses an event with a
+misspelt `type` or field. All are exported from `bangui_state` itself.
 """
 from __future__ import annotations
 
@@ -11,8 +13,15 @@ Settings = dict[str, Any]
 """The host's whole settings record; `session_cache_enabled` (bool) and
 `session_cache_ttl_seconds` (number) are required, every other key is carried."""
 
+Instant = str
+"""An instant in JSON: RFC 3339, written by the machine as `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
+
 
 class ServerStatus(TypedDict):
+    """fail2ban's status as a probe saw it. In a state all three keys are
+    present (`version` null and `active_jails` 0 by default); any other key a
+    host sent is carried through (at run time; this type does not list them)."""
+
     online: bool
     version: NotRequired[str | None]
     active_jails: NotRequired[int]
@@ -119,5 +128,42 @@ class ProbeBackendCapability(TypedDict):
 
 Effect = Union[LogEffect, SessionCacheReplaced, ProbeBackendCapability]
 
-StateDict = dict[str, Any]
-"""The state's JSON form: schema_version, revision, server_status, ..."""
+class PendingRecovery(TypedDict):
+    """A crash blamed on a jail activation, until fail2ban is back (`recovered`)."""
+
+    jail_name: str
+    activated_at: Instant
+    detected_at: Instant
+    recovered: bool
+
+
+class LastActivation(TypedDict):
+    jail_name: str
+    at: Instant
+
+
+class BackendCapability(TypedDict):
+    """The cached backend-capability probe: `supported` is null until known;
+    `probe_started_at` is set while a probe runs."""
+
+    supported: bool | None
+    probe_started_at: Instant | None
+
+
+class State(TypedDict):
+    """The state's JSON form, as `Machine.state` gives it and `Machine.restore` takes it."""
+
+    schema_version: int
+    revision: int
+    setup_complete_cached: bool
+    server_status: ServerStatus
+    pending_recovery: PendingRecovery | None
+    last_activation: LastActivation | None
+    bootstrap_settings: Settings
+    runtime_settings: Settings | None
+    session_cache: Literal["in_memory", "no_op"]
+    backend_capability: BackendCapability
+
+
+StateDict = State
+"""The former name of `State`."""

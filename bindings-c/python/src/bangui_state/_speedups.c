@@ -1,0 +1,199 @@
+/* bangui_state._speedups: Machine.step's health-probe fast path, as a CPython
+ * extension (built with the cffi one, API mode only).
+ *
+ * Conversion only, no rule: it reads a plain health-probe event dict (exact
+ * dict, str, bool, int; `now` an exact int or an exact UTC datetime) and calls
+ * bangui_machine_health_probe(). In pure Python the reading cost more than the
+ * seed's whole process_health_probe_result (bench/python); here it is a few
+ * hundred instructions. Anything else returns None having done nothing, and
+ * the Python code takes its own path, which says what is wrong with its path.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <datetime.h>
+#include <stdint.h>
+
+#include "bangui_state.h"
+
+static PyObject *key_type, *key_status, *key_online, *key_version, *key_active_jails, *probe_type;
+
+/* Whether every key of `dict` is an exact str: then looking a str up in it
+ * runs no Python code (no foreign __eq__ that could change the dict while
+ * this file holds borrowed references into it). */
+static int str_keys_only(PyObject *dict) {
+  Py_ssize_t position = 0;
+  PyObject *key, *value;
+  while (PyDict_Next(dict, &position, &key, &value)) {
+    if (!PyUnicode_CheckExact(key)) return 0;
+  }
+  return 1;
+}
+
+/* Unix microseconds of `now` if it is an int in [min_us, max_us) or an exact
+ * datetime whose tzinfo is timezone.utc; else 0 (no error set). */
+static int now_micros(PyObject *now, int64_t min_us, int64_t max_us, int64_t *out) {
+  if (PyLong_CheckExact(now)) {
+    int overflow = 0;
+    long long value = PyLong_AsLongLongAndOverflow(now, &overflow);
+    if (overflow || (value == -1 && PyErr_Occurred())) {
+      PyErr_Clear();
+      return 0;
+    }
+    if (value < min_us || value >= max_us) return 0;
+    *out = value;
+    return 1;
+  }
+  if (!PyDateTime_CheckExact(now) || PyDateTime_DATE_GET_TZINFO(now) != PyDateTime_TimeZone_UTC) return 0;
+  /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+  int64_t y = PyDateTime_GET_YEAR(now), m = PyDateTime_GET_MONTH(now), d = PyDateTime_GET_DAY(now);
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  int64_t days = era * 146097 + doe - 719468;
+  int64_t seconds = days * 86400 + PyDateTime_DATE_GET_HOUR(now) * 3600 + PyDateTime_DATE_GET_MINUTE(now) * 60 +
+                    PyDateTime_DATE_GET_SECOND(now);
+  *out = seconds * 1000000 + PyDateTime_DATE_GET_MICROSECOND(now);
+  return 1;
+}
+
+/* step_probe(machine_address, event, now, entries, min_us, max_us) -> list | str | None
+ *
+ * `entries` maps (online, version, active_jails) to the Python side's entry
+ * (version as bytes or None, the steady effect dict, the key of its nested
+ * dict, ...), or None for arguments the fast path must not take. Returns the
+ * steady state's effects (a fresh copy), the effects JSON of a transition (a
+ * str, the probe done), or None: not taken, nothing done (not a plain probe,
+ * an unknown argument triple, an unusual `now`, or an error, which changed
+ * nothing and which the JSON path reports with its path). */
+static PyObject *step_probe(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  (void)module;
+  if (nargs != 6) {
+    PyErr_SetString(PyExc_TypeError, "step_probe takes 6 arguments");
+    return NULL;
+  }
+  PyObject *event = args[1], *now = args[2], *entries = args[3];
+  void *address = PyLong_AsVoidPtr(args[0]);
+  if (address == NULL) {
+    if (PyErr_Occurred()) return NULL;
+    Py_RETURN_NONE; /* a closed machine: the Python path raises */
+  }
+  if (!PyDict_CheckExact(event) || PyDict_GET_SIZE(event) != 2 || !PyDict_CheckExact(entries) ||
+      !str_keys_only(event)) {
+    Py_RETURN_NONE;
+  }
+  PyObject *type = PyDict_GetItemWithError(event, key_type);
+  if (type == NULL || !PyUnicode_CheckExact(type) || PyUnicode_Compare(type, probe_type) != 0) goto not_taken;
+  PyObject *status = PyDict_GetItemWithError(event, key_status);
+  if (status == NULL || !PyDict_CheckExact(status) || PyDict_GET_SIZE(status) > 3 || !str_keys_only(status)) {
+    goto not_taken;
+  }
+  PyObject *online = PyDict_GetItemWithError(status, key_online);
+  if (online != Py_True && online != Py_False) goto not_taken;
+  Py_ssize_t present = 1;
+  PyObject *version = PyDict_GetItemWithError(status, key_version);
+  if (version != NULL) {
+    present++;
+    if (version != Py_None && !PyUnicode_CheckExact(version)) goto not_taken;
+  } else if (PyErr_Occurred()) {
+    goto not_taken;
+  } else {
+    version = Py_None;
+  }
+  PyObject *active_jails = PyDict_GetItemWithError(status, key_active_jails);
+  PyObject *zero = NULL;
+  if (active_jails != NULL) {
+    present++;
+    if (!PyLong_CheckExact(active_jails)) goto not_taken;
+  } else if (PyErr_Occurred()) {
+    goto not_taken;
+  }
+  if (present != PyDict_GET_SIZE(status)) goto not_taken;
+  int64_t now_us;
+  if (!now_micros(now, PyLong_AsLongLong(args[4]), PyLong_AsLongLong(args[5]), &now_us)) goto not_taken;
+  if (active_jails == NULL) {
+    zero = PyLong_FromLong(0);
+    if (zero == NULL) return NULL;
+    active_jails = zero;
+  }
+  PyObject *key = PyTuple_Pack(3, online, version, active_jails);
+  Py_XDECREF(zero);
+  if (key == NULL) return NULL;
+  PyObject *entry = PyDict_GetItemWithError(entries, key);
+  Py_DECREF(key);
+  if (entry == NULL || !PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) < 3) goto not_taken;
+  PyObject *version_bytes = PyTuple_GET_ITEM(entry, 0), *nested = PyTuple_GET_ITEM(entry, 2);
+  if ((version_bytes != Py_None && !PyBytes_CheckExact(version_bytes)) || !PyUnicode_CheckExact(nested)) {
+    goto not_taken;
+  }
+  uint64_t jails = PyLong_AsUnsignedLongLong(active_jails);
+  if (jails == (uint64_t)-1 && PyErr_Occurred()) goto not_taken;
+
+  /* The entry is borrowed from a dict another thread may change while the GIL is released. */
+  Py_INCREF(entry);
+  const char *version_text = version_bytes == Py_None ? NULL : PyBytes_AS_STRING(version_bytes);
+  bool is_online = online == Py_True;
+  bangui_probe_report report = {0, 0.0, 0};
+  char *effects_json = NULL;
+  bangui_result code;
+  Py_BEGIN_ALLOW_THREADS
+  code = bangui_machine_health_probe((const bangui_machine *)address, is_online, version_text, jails, now_us,
+                                     &report, &effects_json);
+  Py_END_ALLOW_THREADS
+  PyObject *result = NULL;
+  if (code != BANGUI_RESULT_OK) {
+    result = Py_None; /* nothing changed: the JSON path reports the error */
+    Py_INCREF(result);
+  } else if (effects_json != NULL) {
+    result = PyUnicode_FromString(effects_json); /* a transition: its effects, for Python to parse */
+    bangui_string_free(effects_json);
+  } else {
+    /* The steady state: a copy of the library's effects for these arguments. */
+    PyObject *copy = PyDict_Copy(PyTuple_GET_ITEM(entry, 1));
+    PyObject *inner = copy == NULL ? NULL : PyDict_GetItemWithError(copy, nested);
+    PyObject *inner_copy = inner == NULL ? NULL : PyDict_Copy(inner);
+    if (inner_copy != NULL && PyDict_SetItem(copy, nested, inner_copy) == 0) {
+      result = PyList_New(1);
+      if (result != NULL) {
+        Py_INCREF(copy);
+        PyList_SET_ITEM(result, 0, copy);
+      }
+    } else if (inner == NULL && copy != NULL && !PyErr_Occurred()) {
+      PyErr_SetString(PyExc_RuntimeError, "bangui_state: a cached steady effect lost its nested dict");
+    }
+    Py_XDECREF(inner_copy);
+    Py_XDECREF(copy);
+  }
+  Py_DECREF(entry);
+  return result;
+
+not_taken:
+  if (PyErr_Occurred()) PyErr_Clear(); /* e.g. an unhashable key's lookup: the JSON path says what is wrong */
+  Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"step_probe", (PyCFunction)(void (*)(void))step_probe, METH_FASTCALL,
+     "step_probe(machine_address, event, now, entries, min_us, max_us) -> list | str | None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "bangui_state._speedups",
+    "Machine.step's health-probe fast path (conversion only; see _speedups.c).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+  PyDateTime_IMPORT;
+  if (PyDateTimeAPI == NULL) return NULL;
+  key_type = PyUnicode_InternFromString("type");
+  key_status = PyUnicode_InternFromString("status");
+  key_online = PyUnicode_InternFromString("online");
+  key_version = PyUnicode_InternFromString("version");
+  key_active_jails = PyUnicode_InternFromString("active_jails");
+  probe_type = PyUnicode_InternFromString("health_probe_completed");
+  if (!key_type || !key_status || !key_online || !key_version || !key_active_jails || !probe_type) return NULL;
+  return PyModule_Create(&module_def);
+}

@@ -1,0 +1,556 @@
+"""`SharedMachine` and `AsyncSharedMachine`: one state, many worker processes.
+
+Each worker keeps a replica: the last stored state it saw, restored into a
+local `Machine`. A step applies the event to the replica, then offers the
+result to the store as a compare-and-set from the replica's revision. If
+another worker committed first, the store answers with the current state; the
+same event is applied again at the same `now` (the core is pure, so this is
+safe), up to `max_retries` times.
+
+Steps whose only change is the revision (a steady health probe, a backend
+probe request that joins the one in flight) are not committed: the store is
+only asked whether the replica is still current, and the effects (logs only)
+are returned. So the shared revision counts committed state changes, the log
+holds only them, and idle workers read but never write.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import json.encoder
+import logging
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, NamedTuple, TypeVar, cast
+
+from ..errors import Error
+from .._convert import micros as _micros
+from ..machine import Machine, Now, ProbeReport, from_unix_micros
+from ..machine import _loads as _loads_output
+from ..types import Effect, Settings, StateDict
+from .errors import BootstrapMismatchError, CommitConflictError, LogTrimmedError, StoreCorruptError
+from .store import AsyncStore, Commit, Proposal, Snapshot, Store
+
+logger = logging.getLogger("bangui_state.shared")
+
+SessionCacheHook = Callable[[str], None]
+"""`on_session_cache(kind)`: install a new, empty session cache of `kind`
+("in_memory" or "no_op") in this process."""
+
+BootstrapMismatch = Literal["error", "use_stored"]
+
+PER_PROCESS_EFFECTS = frozenset({"session_cache_replaced"})
+"""Effect types every worker carries out for itself, through the
+`on_session_cache` hook, rather than only the committing worker."""
+
+DEFAULT_MAX_RETRIES = 100
+
+_T = TypeVar("_T")
+_MISSING = "<missing>"
+
+
+# Years 1 to 9999 in Unix seconds: what time.gmtime and datetime both cover.
+_GMTIME_RANGE = range(-62_135_596_800, 253_402_300_800)
+_gmtime = time.gmtime
+
+
+def format_instant(micros: int) -> str:
+    """Unix microseconds as the core writes instants: `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
+    seconds, fraction = divmod(micros, 1_000_000)
+    if seconds in _GMTIME_RANGE:  # the common case, without building a datetime (a step logs one)
+        year, month, day, hour, minute, second = _gmtime(seconds)[:6]
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (year, month, day, hour, minute, second, fraction)
+    t = from_unix_micros(micros)  # raises OverflowError, as datetime does
+    return (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}."
+            f"{t.microsecond:06d}Z")
+
+
+# The json module's C encoder, built once: compact, non-ASCII kept, NaN refused
+# (json.dumps with these options builds an encoder per call). Without cycle
+# markers: a cycle ends in RecursionError, and json.dumps then reports it.
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_c_encode: Any = (
+    _c_make_encoder(None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ":", ",", False, False,
+                    False)
+    if _c_make_encoder is not None else None
+)
+
+
+def _dumps(value: Any) -> str:
+    if _c_encode is not None and type(value) is dict:
+        try:
+            return "".join(_c_encode(value, 0))
+        except RecursionError:
+            pass
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass
+class Stats:
+    """Counters of one shared machine since it was opened."""
+
+    steps: int = 0
+    """Steps that returned (committed or not)."""
+    commits: int = 0
+    """Steps committed by this worker."""
+    unchanged: int = 0
+    """Steps not committed because they changed nothing but the revision."""
+    conflicts: int = 0
+    """Compare-and-sets lost to another worker (each cost one retry)."""
+
+
+class _Attempt(NamedTuple):
+    """One local application of a step to the replica."""
+
+    proposal: Proposal | None  # None: nothing to commit (only the revision would change)
+    effects: list[Effect] | None  # None: a steady probe's, which its ProbeReport makes on demand
+    report: ProbeReport | None
+
+
+def _classify(effects: list[Effect]) -> tuple[bool, bool]:
+    """(every effect is a log, one replaced the session cache)."""
+    only_logs, cache_replaced = True, False
+    for effect in effects:
+        kind = effect["type"]
+        if kind != "log":
+            only_logs = False
+            if kind == "session_cache_replaced":
+                cache_replaced = True
+    return only_logs, cache_replaced
+
+
+class _Replica:
+    """The last stored state this worker saw, and a local machine on it."""
+
+    def __init__(self, description: str, on_session_cache: SessionCacheHook | None) -> None:
+        self.description = description
+        self.on_session_cache = on_session_cache
+        self.snapshot = Snapshot(-1, "", -1)
+        self.machine: Machine | None = None
+        self.dirty = True  # the local machine has moved past the snapshot
+
+    def validate(self, snapshot: Snapshot) -> Machine:
+        """A machine restored from a stored snapshot, or StoreCorruptError."""
+        try:
+            machine = Machine.restore_json(snapshot.state_json)
+        except Error as error:
+            raise StoreCorruptError(self.description, f"the stored state is not a valid state: {error.message}") \
+                from None
+        if machine.revision != snapshot.revision:
+            raise StoreCorruptError(self.description, f"the stored revision {snapshot.revision} disagrees with "
+                                                      f"the stored state's revision {machine.revision}")
+        return machine
+
+    def observe(self, snapshot: Snapshot, *, initial: bool = False) -> bool:
+        """Takes a stored snapshot; reinstalls the session cache if another
+        commit replaced it. True if the revision moved."""
+        machine = self.validate(snapshot)
+        moved = snapshot.revision != self.snapshot.revision
+        replaced = initial or snapshot.cache_epoch != self.snapshot.cache_epoch
+        self.machine, self.snapshot, self.dirty = machine, snapshot, False
+        if replaced:
+            self._install_cache()
+        return moved
+
+    def _install_cache(self) -> None:
+        if self.on_session_cache is None:
+            return
+        kind = str(self.state()["session_cache"])
+        try:
+            self.on_session_cache(kind)
+        except Exception:  # the commit is done; a failing hook must not hide its effects
+            logger.exception("on_session_cache(%r) raised", kind)
+
+    def local(self) -> Machine:
+        if self.dirty or self.machine is None:
+            self.machine = Machine.restore_json(self.snapshot.state_json)
+            self.dirty = False
+        return self.machine
+
+    def state(self) -> StateDict:
+        """A fresh parse each time: the caller may keep or change it."""
+        return cast(StateDict, json.loads(self.snapshot.state_json))
+
+    def _changed_state(self, machine: Machine, only_logs: bool) -> str | None:
+        """The local machine's state JSON after a step, or None if the step
+        changed nothing but the revision and returned only logs: nothing to commit."""
+        self.dirty = True
+        state_json = machine.state_json
+        if only_logs:
+            revision = self.snapshot.revision
+            # The state JSON's second key is the revision: compare the rest as text.
+            if state_json == self.snapshot.state_json.replace(
+                f'"revision":{revision},', f'"revision":{revision + 1},', 1
+            ):
+                return None
+        return state_json
+
+    def attempt_step(self, event_json: str, micros: int) -> _Attempt:
+        machine = self.local()
+        effects = cast(list[Effect], _loads_output(machine.step_json(event_json, micros)))
+        only_logs, cache_replaced = _classify(effects)
+        state_json = self._changed_state(machine, only_logs)
+        if state_json is None:
+            return _Attempt(None, effects, None)
+        return _Attempt(Proposal(state_json, format_instant(micros), event_json, cache_replaced), effects, None)
+
+    def attempt_probe(self, online: bool, version: str | None, active_jails: int, micros: int) -> _Attempt:
+        machine = self.local()
+        report = machine.health_probe(online, version, active_jails, micros)
+        effects = report[3]  # None in the steady state: a health_check_complete log, made on demand
+        only_logs, cache_replaced = (True, False) if effects is None else _classify(effects)
+        state_json = self._changed_state(machine, only_logs)
+        if state_json is None:
+            return _Attempt(None, effects, report)
+        event = {"type": "health_probe_completed",
+                 "status": {"online": online, "version": version, "active_jails": active_jails}}
+        return _Attempt(Proposal(state_json, format_instant(micros), _dumps(event), cache_replaced), effects, report)
+
+    def committed(self, proposal: Proposal) -> None:
+        """Our proposal is now the stored state (the local machine holds it)."""
+        revision = self.snapshot.revision + 1
+        epoch = revision if proposal.cache_replaced else self.snapshot.cache_epoch
+        self.snapshot = Snapshot(revision, proposal.state_json, epoch)
+        self.dirty = False
+        if proposal.cache_replaced:
+            self._install_cache()
+
+    def result_report(self, attempt: _Attempt) -> ProbeReport:
+        report = cast(ProbeReport, attempt.report)
+        # The report's revision is the shared one (unchanged when not committed).
+        return ProbeReport((report[0], report[1], self.snapshot.revision, attempt.effects, *report[4:]))
+
+
+def _bootstrap_differences(ours: Settings, stored: Settings) -> list[tuple[str, object, object]]:
+    return [(key, stored.get(key, _MISSING), ours.get(key, _MISSING))
+            for key in sorted(set(ours) | set(stored), key=str) if ours.get(key, _MISSING) != stored.get(key, _MISSING)]
+
+
+def _check_bootstrap(replica: _Replica, snapshot: Snapshot, fresh: Machine, mode: BootstrapMismatch) -> None:
+    ours = fresh.state["bootstrap_settings"]
+    stored = replica.validate(snapshot).state["bootstrap_settings"]
+    differences = _bootstrap_differences(ours, stored)
+    if not differences:
+        return
+    listed = "; ".join(f"{key}: stored {stored_value!r}, this worker {our_value!r}"
+                       for key, stored_value, our_value in differences)
+    if mode == "use_stored":
+        logger.warning("%s: this worker's bootstrap settings differ from the stored machine's; using the stored "
+                       "ones (on_bootstrap_mismatch='use_stored'): %s", replica.description, listed)
+        return
+    raise BootstrapMismatchError(
+        replica.description,
+        f"the stored machine was made from other bootstrap settings ({listed}); nothing was changed. Fix this "
+        "worker's settings, or pass on_bootstrap_mismatch='use_stored' to join with the stored ones, or delete "
+        "the stored machine to start a new one from these settings",
+        differences,
+    )
+
+
+def _check_mode(on_bootstrap_mismatch: str, max_retries: int) -> None:
+    if on_bootstrap_mismatch not in ("error", "use_stored"):
+        raise ValueError(f"on_bootstrap_mismatch: expected 'error' or 'use_stored', got {on_bootstrap_mismatch!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError(f"max_retries: expected an int >= 0, got {max_retries!r}")
+
+
+def _backoff(conflicts: int) -> float:
+    """Seconds to wait before the next attempt after `conflicts` conflicts in
+    a row: none after the first (the store answered with the current state),
+    then a jittered, doubling pause so that contenders spread out."""
+    return 0.0 if conflicts <= 1 else random.uniform(0, 0.0002 * 2 ** min(conflicts, 8))
+
+
+def _trace(description: str, snapshot: Snapshot, commits: list[Commit]) -> str:
+    """The log as one replay trace: from the bootstrap settings while the log
+    still starts at revision 1, else from the state its first entry carries."""
+    if not commits or commits[0].revision == 1:
+        bootstrap = json.loads(snapshot.state_json)["bootstrap_settings"]
+        return _dumps({"bootstrap": bootstrap, "steps": [commit.step() for commit in commits]})
+    first = commits[0]
+    if first.state_json is None:
+        raise StoreCorruptError(description, f"the log's first entry (revision {first.revision}) carries no state, "
+                                             "so the log cannot be replayed")
+    return f'{{"state":{first.state_json},"steps":{_dumps([commit.step() for commit in commits[1:]])}}}'
+
+
+def _check_contiguous(description: str, after_revision: int, commits: list[Commit]) -> None:
+    if commits and commits[0].revision != after_revision + 1:
+        raise LogTrimmedError(description, f"revisions {after_revision + 1} to {commits[0].revision - 1} are no "
+                                           "longer in the log (trimmed by log_retention)")
+
+
+# One step's conversation with the store, written once for both machines: the
+# generator yields ("load_if_newer", revision), ("commit", revision, proposal)
+# or ("sleep", seconds), is sent each answer, and returns the attempt that
+# stood. `_drive` runs it on a Store, `_drive_async` on an AsyncStore.
+_Request = tuple[Any, ...]
+
+
+def _step_protocol(replica: _Replica, attempt: Callable[[], _Attempt], stats: Stats, max_retries: int) \
+        -> Generator[_Request, Any, _Attempt]:
+    conflicts = 0
+    while True:
+        tried = attempt()
+        if tried.proposal is None:
+            fresh = yield ("load_if_newer", replica.snapshot.revision)
+            if fresh is None:
+                stats.steps += 1
+                stats.unchanged += 1
+                return tried
+            replica.observe(fresh)
+            continue
+        current = yield ("commit", replica.snapshot.revision, tried.proposal)
+        if current is None:
+            replica.committed(tried.proposal)
+            stats.steps += 1
+            stats.commits += 1
+            return tried
+        replica.observe(current)
+        conflicts += 1
+        stats.conflicts += 1
+        if conflicts > max_retries:
+            raise CommitConflictError(replica.description, f"the step lost the compare-and-set {conflicts} times "
+                                                           "in a row; nothing was committed")
+        pause = _backoff(conflicts)
+        if pause:
+            yield ("sleep", pause)
+            # The state the conflict answered with is stale by now.
+            fresh = yield ("load_if_newer", replica.snapshot.revision)
+            if fresh is not None:
+                replica.observe(fresh)
+
+
+def _drive(store: Store, protocol: Generator[_Request, Any, _Attempt]) -> _Attempt:
+    answer: Any = None
+    try:
+        while True:
+            request = protocol.send(answer)
+            if request[0] == "sleep":
+                time.sleep(request[1])
+                answer = None
+            else:
+                answer = getattr(store, request[0])(*request[1:])
+    except StopIteration as done:
+        return cast(_Attempt, done.value)
+
+
+async def _drive_async(store: AsyncStore, protocol: Generator[_Request, Any, _Attempt]) -> _Attempt:
+    answer: Any = None
+    try:
+        while True:
+            request = protocol.send(answer)
+            if request[0] == "sleep":
+                await asyncio.sleep(request[1])
+                answer = None
+            else:
+                answer = await getattr(store, request[0])(*request[1:])
+    except StopIteration as done:
+        return cast(_Attempt, done.value)
+
+
+class _Shared:
+    """What both shared machines answer without I/O, from the last state seen."""
+
+    _replica: _Replica
+    _guard: AbstractContextManager[Any]  # serialises use of the local machine
+
+    def state(self) -> StateDict:
+        """The last state this worker saw (no I/O; `refresh()` first for the latest)."""
+        return self._replica.state()
+
+    def state_json(self) -> str:
+        return self._replica.snapshot.state_json
+
+    def revision(self) -> int:
+        """The shared revision this worker last saw: how many state changes were committed."""
+        return self._replica.snapshot.revision
+
+    def next_deadline(self, now: Now | None = None) -> datetime | None:
+        with self._guard:
+            return self._replica.local().next_deadline(now)
+
+    def effective_settings(self) -> Settings:
+        with self._guard:
+            return self._replica.local().effective_settings
+
+
+class SharedMachine(_Shared):
+    """A machine shared by worker processes through a `Store` (synchronous).
+
+    Thread-safe: steps from several threads of one process are serialised.
+    `on_session_cache(kind)` is called in this process at start and whenever
+    an observed commit replaced the session cache (in any worker, this one
+    included): the host installs a new, empty cache of that kind there, and
+    leaves `session_cache_replaced` effects alone (see PER_PROCESS_EFFECTS)."""
+
+    def __init__(
+        self,
+        store: Store,
+        bootstrap_settings: Settings,
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        on_session_cache: SessionCacheHook | None = None,
+        on_bootstrap_mismatch: BootstrapMismatch = "error",
+    ) -> None:
+        _check_mode(on_bootstrap_mismatch, max_retries)
+        fresh = Machine(bootstrap_settings)
+        self.store = store
+        self.max_retries = max_retries
+        self.stats = Stats()
+        self._lock = self._guard = threading.RLock()
+        self._replica = _Replica(store.description, on_session_cache)
+        snapshot = store.load()
+        if snapshot is None:
+            fresh_json = fresh.state_json
+            snapshot = store.create(fresh_json) or Snapshot(0, fresh_json, 0)
+        _check_bootstrap(self._replica, snapshot, fresh, on_bootstrap_mismatch)
+        self._replica.observe(snapshot, initial=True)
+
+    def _run(self, attempt: Callable[[], _Attempt]) -> _Attempt:
+        with self._lock:
+            return _drive(self.store, _step_protocol(self._replica, attempt, self.stats, self.max_retries))
+
+    def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
+        """Applies `event` at `now` and commits it; returns the committed
+        step's effects, for this worker to carry out."""
+        event_json, micros = _dumps(event), _micros(now)
+        return cast(list[Effect], self._run(lambda: self._replica.attempt_step(event_json, micros)).effects)
+
+    def health_probe(self, online: bool, version: str | None = None, active_jails: int = 0,
+                     now: Now | None = None) -> ProbeReport:
+        """A `health_probe_completed` step (the `Machine.health_probe` report;
+        its revision is the shared one). A steady probe writes nothing."""
+        micros = _micros(now)
+        tried = self._run(lambda: self._replica.attempt_probe(online, version, active_jails, micros))
+        return self._replica.result_report(tried)
+
+    def refresh(self) -> bool:
+        """Reads the store; True if it held a newer revision than this worker had seen."""
+        with self._lock:
+            fresh = self.store.load_if_newer(self._replica.snapshot.revision)
+            return fresh is not None and self._replica.observe(fresh)
+
+    def commits(self, after_revision: int = 0) -> list[Commit]:
+        """The logged commits after `after_revision`, oldest first;
+        `LogTrimmedError` if some of them were trimmed away."""
+        commits = self.store.read_log(after_revision)
+        _check_contiguous(self.store.description, after_revision, commits)
+        return commits
+
+    def export_trace(self) -> str:
+        """The log as one trace line for `bangui-state replay`, which replays
+        it to the stored state: from the bootstrap settings while the log
+        holds every commit, else from the state its first entry carries."""
+        with self._lock:
+            self.refresh()
+            return _trace(self.store.description, self._replica.snapshot, self.store.read_log(0))
+
+    def close(self) -> None:
+        """Closes the store (a host-owned Redis client stays open)."""
+        self.store.close()
+
+    def __repr__(self) -> str:
+        return f"<SharedMachine {self.store.description} revision={self.revision()}>"
+
+
+class AsyncSharedMachine(_Shared):
+    """`SharedMachine` for asyncio hosts, over an `AsyncStore`. Make it with
+    `await AsyncSharedMachine.open(...)`; `watch()` yields every commit."""
+
+    def __init__(self, store: AsyncStore, max_retries: int, on_session_cache: SessionCacheHook | None) -> None:
+        self.store = store
+        self.max_retries = max_retries
+        self.stats = Stats()
+        self._lock = asyncio.Lock()
+        self._guard = nullcontext()  # one thread: steps touch the local machine only between awaits
+        self._replica = _Replica(store.description, on_session_cache)
+
+    @classmethod
+    async def open(
+        cls,
+        store: AsyncStore,
+        bootstrap_settings: Settings,
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        on_session_cache: SessionCacheHook | None = None,
+        on_bootstrap_mismatch: BootstrapMismatch = "error",
+    ) -> AsyncSharedMachine:
+        _check_mode(on_bootstrap_mismatch, max_retries)
+        fresh = Machine(bootstrap_settings)
+        machine = cls(store, max_retries, on_session_cache)
+        snapshot = await store.load()
+        if snapshot is None:
+            fresh_json = fresh.state_json
+            snapshot = await store.create(fresh_json) or Snapshot(0, fresh_json, 0)
+        _check_bootstrap(machine._replica, snapshot, fresh, on_bootstrap_mismatch)
+        machine._replica.observe(snapshot, initial=True)
+        return machine
+
+    async def _run(self, attempt: Callable[[], _Attempt]) -> _Attempt:
+        async with self._lock:
+            return await _drive_async(self.store, _step_protocol(self._replica, attempt, self.stats,
+                                                                 self.max_retries))
+
+    async def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
+        event_json, micros = _dumps(event), _micros(now)
+        return cast(list[Effect], (await self._run(lambda: self._replica.attempt_step(event_json, micros))).effects)
+
+    async def health_probe(self, online: bool, version: str | None = None, active_jails: int = 0,
+                           now: Now | None = None) -> ProbeReport:
+        micros = _micros(now)
+        tried = await self._run(lambda: self._replica.attempt_probe(online, version, active_jails, micros))
+        return self._replica.result_report(tried)
+
+    async def refresh(self) -> bool:
+        async with self._lock:
+            fresh = await self.store.load_if_newer(self._replica.snapshot.revision)
+            return fresh is not None and self._replica.observe(fresh)
+
+    async def commits(self, after_revision: int = 0) -> list[Commit]:
+        commits = await self.store.read_log(after_revision)
+        _check_contiguous(self.store.description, after_revision, commits)
+        return commits
+
+    async def export_trace(self) -> str:
+        await self.refresh()
+        return _trace(self.store.description, self._replica.snapshot, await self.store.read_log(0))
+
+    async def watch(self, after_revision: int | None = None, *, poll: float = 1.0) -> AsyncIterator[Commit]:
+        """Every commit after `after_revision` (default: this worker's
+        revision), in order, without gaps, forever: read from the log after
+        each notification (and every `poll` seconds in case one was lost).
+        The machine is refreshed before a batch is yielded.
+        `LogTrimmedError` if the watcher fell further behind than the log
+        keeps."""
+        last = self.revision() if after_revision is None else after_revision
+        subscription = self.store.subscribe()
+        try:
+            while True:
+                commits = await self.store.read_log(last)
+                if not commits:
+                    await subscription.wait(last, poll)
+                    continue
+                _check_contiguous(self.store.description, last, commits)
+                if commits[-1].revision > self.revision():
+                    await self.refresh()
+                for commit in commits:
+                    last = commit.revision
+                    yield commit
+        finally:
+            await subscription.aclose()
+
+    async def aclose(self) -> None:
+        """Closes the store (a host-owned Redis client stays open)."""
+        await self.store.aclose()
+
+    def __repr__(self) -> str:
+        return f"<AsyncSharedMachine {self.store.description} revision={self.revision()}>"
+
+
+__all__ = ["AsyncSharedMachine", "PER_PROCESS_EFFECTS", "SharedMachine", "Stats", "format_instant"]

@@ -1,0 +1,339 @@
+"""`RedisStore` and `AsyncRedisStore`: a machine in Redis (or Valkey), for
+workers on any number of hosts. Needs redis-py (`pip install "bangui-state[redis]"`).
+
+Keys, all with the hash tag `{name}` so that Redis Cluster keeps them on one
+slot (docs/shared-stores.md has the full layout):
+
+    {name}:state    hash: revision, state, cache_epoch, commit_id
+    {name}:log      stream: entry id "<revision>-0", fields now, event, commit_id[, state]
+    {name}:commits  pub/sub channel: the new revision, after each commit
+
+Every write is one Lua script run with EVALSHA (redis-py's `Script` loads it
+again on NOSCRIPT), so the compare-and-set, the log entry, the trim and the
+notification happen atomically. The client (address, auth, TLS, timeouts,
+decode_responses either way) is the host's.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .errors import StoreCorruptError, StoreError, StoreStateMissingError, StoreUnavailableError
+from .store import (
+    DEFAULT_LOG_RETENTION,
+    DEFAULT_NAME,
+    Commit,
+    Proposal,
+    Snapshot,
+    carries_state,
+    check_name,
+    check_retention,
+    parse_event,
+    trim_before,
+)
+
+# Reads the machine's revision and cache epoch (h[1], h[2]; false if there is
+# no machine); refuses a hash that is not this store's. `current()` is the
+# reply that hands the whole machine back.
+_READ = """
+local h = redis.call('HMGET', KEYS[1], 'revision', 'cache_epoch')
+"""
+_CHECK_STATE = """
+if not h[1] then
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    return redis.error_reply('BANGUI_CORRUPT ' .. KEYS[1] .. ': the hash has no revision field')
+  end
+elseif not tonumber(h[1]) or not tonumber(h[2]) then
+  return redis.error_reply('BANGUI_CORRUPT ' .. KEYS[1] .. ': revision and cache_epoch must be integers; found '
+    .. 'revision ' .. tostring(h[1]) .. ', cache_epoch ' .. tostring(h[2]))
+end
+local function current()
+  local state = redis.call('HGET', KEYS[1], 'state')
+  if not state then
+    return redis.error_reply('BANGUI_CORRUPT ' .. KEYS[1] .. ': the hash has no state field')
+  end
+  return {'state', h[1], state, h[2]}
+end
+"""
+_READ_STATE = _READ + _CHECK_STATE
+
+# KEYS: state, log. ARGV: known revision ('' for any). Returns {'missing'} (no machine),
+# {'same'} (the stored revision is ARGV[1]) or {'state', revision, state, cache_epoch}.
+LOAD_SCRIPT = _READ_STATE + """
+if not h[1] then return {'missing'} end
+if ARGV[1] ~= '' and h[1] == ARGV[1] then return {'same'} end
+return current()
+"""
+
+# KEYS: state, log. ARGV: the new machine's state JSON.
+# Returns {'created'}, or {'state', revision, state, cache_epoch} if one exists.
+CREATE_SCRIPT = _READ_STATE + """
+if h[1] then return current() end
+local log_type = redis.call('TYPE', KEYS[2])['ok']
+if log_type ~= 'none' and log_type ~= 'stream' then
+  return redis.error_reply('BANGUI_CORRUPT ' .. KEYS[2] .. ': expected a stream, found a ' .. log_type)
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'revision', '0', 'state', ARGV[1], 'cache_epoch', '0', 'commit_id', '')
+return {'created'}
+"""
+
+# KEYS: state, log. ARGV: expected revision, state JSON, now, event JSON,
+# commit id, then optionally cache_replaced ('1'/'0'), carries_state ('1'/'0'),
+# cut (0: no trim): trailing ones that are '0' may be left out, as they are in
+# most commits (each argument costs the client time).
+# Returns the committed revision (an integer), {'missing'}, or {'state', ...}
+# on conflict. The common case (the expected revision is stored, the epoch is
+# an integer) is the first branch; everything else falls through to the
+# checks of _READ_STATE. The log entry is written first: a script that fails
+# midway keeps its earlier writes, and XADD is the one write that can fail.
+# The channel is the keys' prefix and "commits".
+COMMIT_SCRIPT = _READ + """
+if h[1] == ARGV[1] and tonumber(h[2]) then
+  local revision = tonumber(ARGV[1]) + 1
+  local new = string.format('%d', revision)
+  if ARGV[7] == '1' then
+    redis.call('XADD', KEYS[2], new .. '-0', 'now', ARGV[3], 'event', ARGV[4], 'commit_id', ARGV[5], 'state', ARGV[2])
+  else
+    redis.call('XADD', KEYS[2], new .. '-0', 'now', ARGV[3], 'event', ARGV[4], 'commit_id', ARGV[5])
+  end
+  if ARGV[6] == '1' then
+    redis.call('HSET', KEYS[1], 'revision', new, 'state', ARGV[2], 'cache_epoch', new, 'commit_id', ARGV[5])
+  else
+    redis.call('HSET', KEYS[1], 'revision', new, 'state', ARGV[2], 'commit_id', ARGV[5])
+  end
+  local cut = tonumber(ARGV[8] or '0')
+  if cut > 0 then redis.call('XTRIM', KEYS[2], 'MAXLEN', revision - cut + 1) end
+  redis.call('PUBLISH', string.sub(KEYS[1], 1, -6) .. 'commits', new)
+  return revision
+end
+""" + _CHECK_STATE + """
+if not h[1] then return {'missing'} end
+if tonumber(h[1]) == tonumber(ARGV[1]) + 1 and redis.call('HGET', KEYS[1], 'commit_id') == ARGV[5] then
+  return tonumber(h[1])
+end
+return current()
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+class _Layout:
+    """Key names, script arguments and reply parsing shared by both stores."""
+
+    def __init__(self, name: str, log_retention: int) -> None:
+        self.name = check_name(name)
+        self.log_retention = check_retention(log_retention)
+        self.state_key = f"{{{self.name}}}:state"
+        self.log_key = f"{{{self.name}}}:log"
+        self.channel = f"{{{self.name}}}:commits"
+        self.keys = (self.state_key, self.log_key)
+        self.description = f"redis store key {self.state_key}"
+
+    def snapshot(self, reply: Sequence[Any] | int) -> Snapshot | None:
+        """A LOAD/CREATE/COMMIT reply's machine (None for 'same', 'created' or
+        a committed revision)."""
+        if isinstance(reply, int):
+            return None
+        tag = _text(reply[0])
+        if tag == "missing":
+            raise StoreStateMissingError(self.description, "the machine's key is gone (deleted, or Redis restarted "
+                                                           "without persistence)")
+        if tag != "state":
+            return None
+        revision, state, epoch = (_text(part) for part in reply[1:4])
+        return Snapshot(int(revision), state, int(epoch))
+
+    def commit_args(self, expected_revision: int, proposal: Proposal) -> list[Any]:
+        revision = expected_revision + 1
+        args = [expected_revision, proposal.state_json, proposal.now, proposal.event_json, proposal.commit_id]
+        options = [int(proposal.cache_replaced), int(carries_state(revision, self.log_retention)),
+                   trim_before(revision, self.log_retention)]
+        while options and not options[-1]:
+            options.pop()
+        return args + options
+
+    def log_range(self, after_revision: int) -> str:
+        return f"{after_revision + 1}-0"
+
+    def commits(self, entries: Any) -> list[Commit]:
+        commits = []
+        for entry_id, raw in entries or []:
+            fields = {_text(k): _text(v) for k, v in raw.items()}
+            ident = _text(entry_id)
+            where = f"{self.log_key} entry {ident}"
+            try:
+                revision = int(ident.split("-", 1)[0])
+                now = fields["now"]
+                event = parse_event(fields["event"], self.description, where)
+            except (KeyError, ValueError) as error:
+                raise StoreCorruptError(self.description, f"{where}: not a commit ({error!r})") from None
+            commits.append(Commit(revision, now, event, fields.get("state")))
+        return commits
+
+    def error(self, error: RedisError, *, writing: bool = False) -> StoreError:
+        message = str(error)
+        if isinstance(error, (RedisConnectionError, RedisTimeoutError)):
+            reason = f"unreachable: {message}"
+            # redis-py says "Error N connecting to ..." when no connection was made.
+            unknown = writing and "connecting to" not in message
+            if unknown:
+                reason += " (the commit's outcome is unknown: the next step or refresh() sees it)"
+            return StoreUnavailableError(self.description, reason, outcome_unknown=unknown)
+        if isinstance(error, ResponseError) and ("BANGUI_CORRUPT" in message or "WRONGTYPE" in message):
+            reason = message.split("BANGUI_CORRUPT ", 1)[-1]
+            return StoreCorruptError(self.description, f"the stored value is not this store's: {reason}")
+        return StoreError(self.description, f"redis refused: {message}")
+
+
+class RedisStore(_Layout):
+    """A machine named `name` in the Redis server behind `client` (a
+    `redis.Redis` the host made and owns; `close()` leaves it open)."""
+
+    def __init__(self, client: redis.Redis, *, name: str = DEFAULT_NAME,
+                 log_retention: int = DEFAULT_LOG_RETENTION) -> None:
+        super().__init__(name, log_retention)
+        self.client = client
+        self._load = client.register_script(LOAD_SCRIPT)
+        self._create = client.register_script(CREATE_SCRIPT)
+        self._commit = client.register_script(COMMIT_SCRIPT)
+
+    def _call(self, script: Any, args: list[Any], *, writing: bool = False) -> Any:
+        # EVALSHA directly: redis-py's Script.__call__ costs ~3 us a call on top.
+        try:
+            try:
+                return self.client.evalsha(script.sha, 2, *self.keys, *args)
+            except NoScriptError:  # the server lost its scripts (SCRIPT FLUSH, a restart)
+                script.sha = self.client.script_load(script.script)
+                return self.client.evalsha(script.sha, 2, *self.keys, *args)
+        except RedisError as error:
+            raise self.error(error, writing=writing) from None
+
+    def load(self) -> Snapshot | None:
+        reply = self._call(self._load, [""])
+        return None if _text(reply[0]) == "missing" else self.snapshot(reply)
+
+    def load_if_newer(self, revision: int) -> Snapshot | None:
+        # A plain HGET answers the common case (still current) without running
+        # Lua; the script reads (and checks) the machine otherwise.
+        try:
+            current = self.client.hget(self.state_key, "revision")
+        except RedisError as error:
+            raise self.error(error) from None
+        if current is not None and _text(current) == str(revision):
+            return None
+        return self.snapshot(self._call(self._load, [revision]))
+
+    def create(self, state_json: str) -> Snapshot | None:
+        return self.snapshot(self._call(self._create, [state_json], writing=True))
+
+    def commit(self, expected_revision: int, proposal: Proposal) -> Snapshot | None:
+        return self.snapshot(self._call(self._commit, self.commit_args(expected_revision, proposal), writing=True))
+
+    def read_log(self, after_revision: int = 0, limit: int | None = None) -> list[Commit]:
+        try:
+            entries = self.client.xrange(self.log_key, self.log_range(after_revision), "+", count=limit)
+        except RedisError as error:
+            raise self.error(error) from None
+        return self.commits(entries)
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<RedisStore {self.description}>"
+
+
+class AsyncRedisStore(_Layout):
+    """`RedisStore` over a `redis.asyncio.Redis` client (the host's);
+    watchers subscribe to the commit channel."""
+
+    def __init__(self, client: redis.asyncio.Redis, *, name: str = DEFAULT_NAME,
+                 log_retention: int = DEFAULT_LOG_RETENTION) -> None:
+        super().__init__(name, log_retention)
+        self.client = client
+        self._load = client.register_script(LOAD_SCRIPT)
+        self._create = client.register_script(CREATE_SCRIPT)
+        self._commit = client.register_script(COMMIT_SCRIPT)
+
+    async def _call(self, script: Any, args: list[Any], *, writing: bool = False) -> Any:
+        try:
+            try:
+                return await self.client.evalsha(script.sha, 2, *self.keys, *args)
+            except NoScriptError:  # the server lost its scripts (SCRIPT FLUSH, a restart)
+                script.sha = await self.client.script_load(script.script)
+                return await self.client.evalsha(script.sha, 2, *self.keys, *args)
+        except RedisError as error:
+            raise self.error(error, writing=writing) from None
+
+    async def load(self) -> Snapshot | None:
+        reply = await self._call(self._load, [""])
+        return None if _text(reply[0]) == "missing" else self.snapshot(reply)
+
+    async def load_if_newer(self, revision: int) -> Snapshot | None:
+        try:
+            current = await self.client.hget(self.state_key, "revision")
+        except RedisError as error:
+            raise self.error(error) from None
+        if current is not None and _text(current) == str(revision):
+            return None
+        return self.snapshot(await self._call(self._load, [revision]))
+
+    async def create(self, state_json: str) -> Snapshot | None:
+        return self.snapshot(await self._call(self._create, [state_json], writing=True))
+
+    async def commit(self, expected_revision: int, proposal: Proposal) -> Snapshot | None:
+        return self.snapshot(await self._call(self._commit, self.commit_args(expected_revision, proposal),
+                                              writing=True))
+
+    async def read_log(self, after_revision: int = 0, limit: int | None = None) -> list[Commit]:
+        try:
+            entries = await self.client.xrange(self.log_key, self.log_range(after_revision), "+", count=limit)
+        except RedisError as error:
+            raise self.error(error) from None
+        return self.commits(entries)
+
+    def subscribe(self) -> _ChannelSubscription:
+        return _ChannelSubscription(self)
+
+    async def aclose(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<AsyncRedisStore {self.description}>"
+
+
+class _ChannelSubscription:
+    """Notifications from the `{name}:commits` channel (subscribed on first wait)."""
+
+    def __init__(self, store: AsyncRedisStore) -> None:
+        self._store = store
+        self._pubsub: Any = None
+
+    async def wait(self, revision: int, timeout: float) -> None:
+        try:
+            if self._pubsub is None:
+                pubsub = self._store.client.pubsub(ignore_subscribe_messages=True)
+                await pubsub.subscribe(self._store.channel)
+                self._pubsub = pubsub
+                return  # subscribed: the caller reads the log once more, then waits
+            await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
+        except RedisError as error:
+            await self.aclose()
+            raise self._store.error(error) from None
+
+    async def aclose(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            try:
+                await pubsub.aclose()
+            except RedisError:
+                pass

@@ -1,0 +1,338 @@
+"""`SqliteStore`: the embedded store for worker processes on one host.
+
+The standard library's `sqlite3`, in WAL mode; each commit is one `BEGIN
+IMMEDIATE` transaction (check the revision, write the state, append to the
+log, trim it), so writers are serialised by SQLite's own lock and readers
+never block. Layout (docs/shared-stores.md):
+
+    bangui_state(name PRIMARY KEY, revision, state, cache_epoch, commit_id)
+    bangui_log(name, revision, now, event, state, commit_id; PRIMARY KEY (name, revision))
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from .errors import StoreCorruptError, StoreError, StoreStateMissingError, StoreUnavailableError
+from .store import (
+    DEFAULT_LOG_RETENTION,
+    DEFAULT_NAME,
+    Commit,
+    Proposal,
+    Snapshot,
+    carries_state,
+    check_name,
+    check_retention,
+    parse_event,
+    trim_before,
+)
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bangui_state (
+    name TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    cache_epoch INTEGER NOT NULL DEFAULT 0,
+    commit_id TEXT
+);
+CREATE TABLE IF NOT EXISTS bangui_log (
+    name TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    now TEXT NOT NULL,
+    event TEXT NOT NULL,
+    state TEXT,
+    commit_id TEXT,
+    PRIMARY KEY (name, revision)
+) WITHOUT ROWID;
+"""
+
+
+_COMMIT_UPDATE = ("UPDATE bangui_state SET revision = ?, state = ?, "
+                  "cache_epoch = CASE WHEN ? THEN ? ELSE cache_epoch END, commit_id = ? "
+                  "WHERE name = ? AND revision = ?")
+_COMMIT_INSERT = "INSERT INTO bangui_log (name, revision, now, event, state, commit_id) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+class SqliteStore:
+    """A machine named `name` in the SQLite database file `path` (created if
+    missing). One store per process (open it after forking, e.g. in the
+    app's lifespan); it may be used from several threads.
+
+    `timeout` is how long a writer waits for another's transaction (SQLite's
+    busy timeout) before `StoreUnavailableError`. `synchronous` is SQLite's
+    setting: "NORMAL" (default) survives a process crash, "FULL" also a power
+    loss, at an fsync per commit."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str = DEFAULT_NAME,
+        log_retention: int = DEFAULT_LOG_RETENTION,
+        timeout: float = 10.0,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        self.path = Path(path)
+        self.name = check_name(name)
+        self.log_retention = check_retention(log_retention)
+        if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"synchronous: expected NORMAL, FULL or EXTRA, got {synchronous!r}")
+        self.description = f"sqlite store {self.path} (table bangui_state, name {self.name!r})"
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        try:
+            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(self.description, f"cannot open the database: {error}") from None
+        try:
+            self._prepare_retrying(synchronous.upper(), timeout)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _prepare_retrying(self, synchronous: str, timeout: float) -> None:
+        """Workers that start together open a new file at once. Switching it
+        to WAL can then answer "database is locked" at once, without SQLite's
+        busy handler waiting (it is not used for that lock change): try again
+        until `timeout` has passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._run(lambda db: self._prepare(db, synchronous))
+                return
+            except StoreUnavailableError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.01)
+
+    @staticmethod
+    def _prepare(db: sqlite3.Connection, synchronous: str) -> None:
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()
+        if mode is None or str(mode[0]).lower() != "wal":
+            raise sqlite3.OperationalError(f"cannot switch to WAL (journal_mode is {mode and mode[0]})")
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.executescript(_SCHEMA)
+        for table, needed in (("bangui_state", {"name", "revision", "state", "cache_epoch", "commit_id"}),
+                              ("bangui_log", {"name", "revision", "now", "event", "state", "commit_id"})):
+            columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if not needed <= columns:
+                raise _Corrupt(f"table {table} has columns {sorted(columns)}, not this store's "
+                               f"{sorted(needed)}")
+
+    def _run(self, work: Callable[[sqlite3.Connection], _T], *, writing: bool = False) -> _T:
+        """Runs `work` under this store's lock, mapping SQLite's errors."""
+        if os.getpid() != self._pid:
+            # A connection inherited through fork() would corrupt the database.
+            raise StoreError(self.description, f"opened in process {self._pid}, used in process {os.getpid()}: "
+                                               "open the store in each worker, after it started (e.g. in the "
+                                               "app's lifespan)")
+        with self._lock:
+            try:
+                try:
+                    return work(self._db)
+                finally:
+                    # Whatever stopped the work (a corrupt row read mid-commit
+                    # included) must not leave the write lock held.
+                    if self._db.in_transaction:
+                        try:
+                            self._db.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
+            except _Corrupt as error:
+                raise StoreCorruptError(self.description, str(error)) from None
+            except StoreError:
+                raise
+            except sqlite3.DatabaseError as error:
+                message = str(error)
+                if isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
+                    raise StoreUnavailableError(self.description, f"database is locked: {message}") from None
+                if "not a database" in message or "malformed" in message:
+                    raise StoreCorruptError(self.description, f"not a usable database: {message}") from None
+                raise StoreUnavailableError(self.description, message, outcome_unknown=writing) from None
+
+    def _row(self, row: Any) -> Snapshot:
+        revision, state, epoch = row
+        if type(revision) is not int or type(epoch) is not int or not isinstance(state, str):
+            raise _Corrupt(f"row name={self.name!r}: revision, state and cache_epoch must be an integer, text "
+                           f"and an integer; found {type(revision).__name__}, {type(state).__name__}, "
+                           f"{type(epoch).__name__}")
+        return Snapshot(revision, state, epoch)
+
+    def _select(self, db: sqlite3.Connection) -> Snapshot | None:
+        row = db.execute("SELECT revision, state, cache_epoch FROM bangui_state WHERE name = ?",
+                         (self.name,)).fetchone()
+        return None if row is None else self._row(row)
+
+    def load(self) -> Snapshot | None:
+        return self._run(self._select)
+
+    def load_if_newer(self, revision: int) -> Snapshot | None:
+        def work(db: sqlite3.Connection) -> Snapshot | None:
+            row = db.execute("SELECT revision FROM bangui_state WHERE name = ?", (self.name,)).fetchone()
+            if row is None:
+                raise StoreStateMissingError(self.description, "the machine's row is gone")
+            if row[0] == revision:
+                return None
+            snapshot = self._select(db)
+            if snapshot is None:
+                raise StoreStateMissingError(self.description, "the machine's row is gone")
+            return snapshot
+
+        return self._run(work)
+
+    def create(self, state_json: str) -> Snapshot | None:
+        def work(db: sqlite3.Connection) -> Snapshot | None:
+            db.execute("BEGIN IMMEDIATE")
+            existing = self._select(db)
+            if existing is not None:
+                db.execute("COMMIT")
+                return existing
+            db.execute("INSERT INTO bangui_state (name, revision, state, cache_epoch) VALUES (?, 0, ?, 0)",
+                       (self.name, state_json))
+            # A new machine starts a new history.
+            db.execute("DELETE FROM bangui_log WHERE name = ?", (self.name,))
+            db.execute("COMMIT")
+            return None
+
+        return self._run(work, writing=True)
+
+    def commit(self, expected_revision: int, proposal: Proposal) -> Snapshot | None:
+        revision = expected_revision + 1
+        state = proposal.state_json if carries_state(revision, self.log_retention) else None
+        cut = trim_before(revision, self.log_retention)
+        update = (revision, proposal.state_json, proposal.cache_replaced, revision, proposal.commit_id, self.name,
+                  expected_revision)
+        entry = (self.name, revision, proposal.now, proposal.event_json, state, proposal.commit_id)
+
+        def work(db: sqlite3.Connection) -> Snapshot | None:
+            db.execute("BEGIN IMMEDIATE")
+            # The compare-and-set is the UPDATE's WHERE: it changes the row
+            # only at the expected revision.
+            if db.execute(_COMMIT_UPDATE, update).rowcount != 1:
+                current = self._select(db)
+                db.execute("ROLLBACK")
+                if current is None:
+                    raise StoreStateMissingError(self.description, "the machine's row is gone")
+                return current
+            db.execute(_COMMIT_INSERT, entry)
+            if cut:
+                db.execute("DELETE FROM bangui_log WHERE name = ? AND revision < ?", (self.name, cut))
+            db.execute("COMMIT")
+            return None
+
+        return self._run(work, writing=True)
+
+    def read_log(self, after_revision: int = 0, limit: int | None = None) -> list[Commit]:
+        def work(db: sqlite3.Connection) -> list[Commit]:
+            rows = db.execute(
+                "SELECT revision, now, event, state FROM bangui_log WHERE name = ? AND revision > ? "
+                "ORDER BY revision LIMIT ?", (self.name, after_revision, -1 if limit is None else limit)
+            ).fetchall()
+            return [Commit(revision, now, parse_event(event, self.description, f"bangui_log revision {revision}"),
+                           state) for revision, now, event, state in rows]
+
+        return self._run(work)
+
+    def stored_revision(self) -> int | None:
+        """The stored revision alone (None if there is no machine): a cheap poll."""
+        row = self._run(lambda db: db.execute("SELECT revision FROM bangui_state WHERE name = ?",
+                                              (self.name,)).fetchone())
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return f"<SqliteStore {self.description}>"
+
+
+class _Corrupt(Exception):
+    """A stored value this store cannot use (mapped to StoreCorruptError)."""
+
+
+class AsyncSqliteStore:
+    """`SqliteStore` for asyncio hosts: every call runs on one worker thread,
+    so the event loop never waits on SQLite. Watchers poll `PRAGMA
+    data_version` every `poll_interval` seconds (SQLite has no notifications)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str = DEFAULT_NAME,
+        log_retention: int = DEFAULT_LOG_RETENTION,
+        timeout: float = 10.0,
+        synchronous: str = "NORMAL",
+        poll_interval: float = 0.05,
+    ) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bangui-sqlite")
+        try:
+            self.sync = self._executor.submit(
+                SqliteStore, path, name=name, log_retention=log_retention, timeout=timeout, synchronous=synchronous
+            ).result()
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            raise
+        self.name = self.sync.name
+        self.log_retention = self.sync.log_retention
+        self.description = self.sync.description
+        self.poll_interval = poll_interval
+
+    async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def load(self) -> Snapshot | None:
+        return await self._call(self.sync.load)
+
+    async def load_if_newer(self, revision: int) -> Snapshot | None:
+        return await self._call(self.sync.load_if_newer, revision)
+
+    async def create(self, state_json: str) -> Snapshot | None:
+        return await self._call(self.sync.create, state_json)
+
+    async def commit(self, expected_revision: int, proposal: Proposal) -> Snapshot | None:
+        return await self._call(self.sync.commit, expected_revision, proposal)
+
+    async def read_log(self, after_revision: int = 0, limit: int | None = None) -> list[Commit]:
+        return await self._call(self.sync.read_log, after_revision, limit)
+
+    def subscribe(self) -> _PollingSubscription:
+        return _PollingSubscription(self)
+
+    async def aclose(self) -> None:
+        await self._call(self.sync.close)
+        self._executor.shutdown(wait=True)
+
+    def __repr__(self) -> str:
+        return f"<AsyncSqliteStore {self.description}>"
+
+
+class _PollingSubscription:
+    """Change notifications for SQLite: polls the stored revision every
+    `poll_interval` seconds."""
+
+    def __init__(self, store: AsyncSqliteStore) -> None:
+        self._store = store
+
+    async def wait(self, revision: int, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if await self._store._call(self._store.sync.stored_revision) != revision:
+                return
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(self._store.poll_interval, left))
+
+    async def aclose(self) -> None:
+        pass

@@ -1,0 +1,75 @@
+"""The fail2ban client against a private fail2ban-server (no mock)."""
+from __future__ import annotations
+
+import asyncio
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fail2ban_client import END, Fail2banClient, Fail2banError, ServerStatus
+from private_servers import DEFAULT_JAIL, Fail2banServer
+
+
+@pytest.fixture(scope="module")
+def fail2ban(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fail2banServer]:
+    server = Fail2banServer(tmp_path_factory.mktemp("fail2ban"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_probe_reads_version_and_jails(fail2ban: Fail2banServer) -> None:
+    status = asyncio.run(Fail2banClient(str(fail2ban.socket)).probe())
+    assert status == ServerStatus(online=True, version="1.0.2", active_jails=1, jails=(DEFAULT_JAIL,))
+
+
+def test_many_concurrent_probes_all_get_through(fail2ban: Fail2banServer) -> None:
+    """fail2ban listens with a backlog of 1: 8 workers' worth of probes at once must
+    still all see it online (a full backlog is waited out, not taken for offline)."""
+    client = Fail2banClient(str(fail2ban.socket), timeout=10)  # about the backlog, not a loaded machine's speed
+
+    async def probes() -> list[ServerStatus]:
+        return await asyncio.gather(*(client.probe() for _ in range(8 * 3)))
+
+    assert all(status.online for status in asyncio.run(probes()))
+
+
+def test_an_error_answer_names_the_command_and_fail2ban_s_reason(fail2ban: Fail2banServer) -> None:
+    client = Fail2banClient(str(fail2ban.socket))
+    with pytest.raises(Fail2banError, match=r": status no-such-jail: .*no-such-jail"):
+        asyncio.run(client.command("status", "no-such-jail"))
+
+
+def test_no_server_is_offline(tmp_path: Path) -> None:
+    assert asyncio.run(Fail2banClient(str(tmp_path / "none.sock")).probe()) == ServerStatus(online=False)
+
+
+def test_a_server_that_does_not_answer_in_time_is_offline(tmp_path: Path) -> None:
+    async def silent() -> ServerStatus:
+        server = await asyncio.start_unix_server(lambda r, w: None, path=str(tmp_path / "silent.sock"))
+        async with server:
+            return await Fail2banClient(str(tmp_path / "silent.sock"), timeout=0.2).probe()
+
+    assert asyncio.run(silent()) == ServerStatus(online=False)
+
+
+def test_answers_are_unpickled_as_data_only(tmp_path: Path) -> None:
+    """A pickled class in an answer is never imported or called: it becomes a name and its arguments."""
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(END)
+        writer.write(pickle.dumps((0, [Path("/etc")])) + END)
+        await writer.drain()
+
+    async def ask() -> object:
+        server = await asyncio.start_unix_server(answer, path=str(tmp_path / "odd.sock"))
+        async with server:
+            return await Fail2banClient(str(tmp_path / "odd.sock")).command("ping")
+
+    answer_value = asyncio.run(ask())
+    assert isinstance(answer_value, list) and len(answer_value) == 1
+    assert not isinstance(answer_value[0], Path)
+    assert "PosixPath" in str(answer_value[0])
