@@ -20,7 +20,7 @@ C_TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 C_LIBDIR     := $(C_TARGET_DIR)/release
 C_OUT        := $(C_TARGET_DIR)/c
 C_INCLUDE    := include
-C_TESTS      := api bad_inputs vectors threads
+C_TESTS      := api bad_inputs vectors threads carried_values
 C_WARN       := -std=c11 -Wall -Wextra -Werror -g -O1 -D_POSIX_C_SOURCE=200809L
 C_CFLAGS     := $(C_WARN) -I$(C_INCLUDE) -Itests/c
 C_STATIC     := $(C_LIBDIR)/libbangui_state.a -lpthread -ldl -lm
@@ -108,13 +108,14 @@ test-c-plain: c-programs bench-c-program
 	$(C_OUT)/bad_inputs
 	$(C_OUT)/vectors $(C_OUT)/vectors.lines
 	$(C_OUT)/threads 8 10000
+	$(C_OUT)/carried_values
 	# The benchmark once, untimed (tiny counts, no output file), to keep it compiling and working.
 	$(C_OUT)/bench --quick > /dev/null
 
 test-c-asan: c-programs
 	export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; \
 	$(C_OUT)/api-asan && $(C_OUT)/bad_inputs-asan && $(C_OUT)/vectors-asan $(C_OUT)/vectors.lines && \
-	$(C_OUT)/threads-asan 8 10000
+	$(C_OUT)/threads-asan 8 10000 && $(C_OUT)/carried_values-asan
 
 # TSan sees the C side (the Rust library is not instrumented on stable Rust);
 # setarch -R works around TSan's mapping check on kernels with high ASLR entropy.
@@ -126,6 +127,7 @@ test-c-valgrind: c-programs
 	$(VALGRIND) $(C_OUT)/bad_inputs
 	$(VALGRIND) $(C_OUT)/vectors $(C_OUT)/vectors.lines
 	$(VALGRIND) $(C_OUT)/threads $(C_THREADS_SMALL)
+	$(VALGRIND) $(C_OUT)/carried_values
 
 ## test-c: the whole C suite.
 test-c: setup-c test-c-crate test-c-plain test-c-asan test-c-tsan test-c-valgrind test-c-install

@@ -59,8 +59,17 @@ impl Instant {
     ///
     /// Accepts what chrono's `DateTime::parse_from_rfc3339` accepts (`T`, `t`
     /// or a space between date and time, `Z`/`z` or `±HH:MM` with `+`, `-` or
-    /// U+2212, any number of fraction digits); the reason in parentheses in the
-    /// error is chrono's too. A test checks both against chrono.
+    /// U+2212, any number of fraction digits); a test checks it against
+    /// chrono. The reason in parentheses in the error says which part is
+    /// missing or wrong, and where:
+    ///
+    /// ```
+    /// use bangui_state_core::Instant;
+    /// let err = Instant::parse_rfc3339("2026-04-27T16:42:00").unwrap_err();
+    /// assert!(err.message().ends_with("(the UTC offset is missing: end with Z, +HH:MM or -HH:MM)"));
+    /// let err = Instant::parse_rfc3339("yesterday").unwrap_err();
+    /// assert!(err.message().ends_with(r#"(expected the year (YYYY) at character 1, found "y")"#));
+    /// ```
     pub fn parse_rfc3339(text: &str) -> Result<Instant, Error> {
         let invalid = |why: &str| {
             Error::new(
@@ -72,7 +81,7 @@ impl Instant {
                 ),
             )
         };
-        let (seconds, nanos) = rfc3339::parse(text).map_err(|e| invalid(e.reason()))?;
+        let (seconds, nanos) = rfc3339::parse(text).map_err(|e| invalid(&e.reason(text)))?;
         if nanos >= 1_000_000_000 {
             return Err(invalid("leap seconds cannot be represented"));
         }
@@ -157,130 +166,220 @@ pub fn micros_to_seconds(micros: i64) -> f64 {
 /// RFC 3339 text to and from civil dates, on bytes only (no `str` slicing,
 /// whose panic paths would pull `char` formatting into the WebAssembly module).
 mod rfc3339 {
-    /// Why a text is not an RFC 3339 timestamp: chrono's categories, in its words.
+    use alloc::format;
+    use alloc::string::String;
+
+    use crate::json::quoted;
+
+    // The parts of an RFC 3339 timestamp, each with its leading separator,
+    // as the error messages name them.
+    const YEAR: &str = "the year (YYYY)";
+    const MONTH: &str = "the month (-MM)";
+    const DAY: &str = "the day (-DD)";
+    const TIME: &str = "the time (THH:MM:SS)";
+    const MINUTE: &str = "the minute (:MM)";
+    const SECOND: &str = "the second (:SS)";
+    const FRACTION: &str = "the fraction (.ffffff)";
+    const OFFSET: &str = "the UTC offset (Z, +HH:MM or -HH:MM)";
+    const OFFSET_MINUTE: &str = "the offset's minute (:MM)";
+
+    /// Why a text is not an RFC 3339 timestamp: the first problem from the left.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub(super) enum Reject {
-        TooShort,
-        Invalid,
-        OutOfRange,
-        TooLong,
+        /// The text ends where `part` should begin.
+        Missing(&'static str),
+        /// The text ends inside `part`.
+        CutShort(&'static str),
+        /// The byte at `at` cannot start or continue `part`.
+        Unexpected { part: &'static str, at: usize },
+        /// Text follows a complete timestamp, from byte `at`.
+        Trailing { at: usize },
+        /// A field outside its range: its name, the byte its two digits
+        /// start at, and the range in words.
+        OutOfRange {
+            field: &'static str,
+            at: usize,
+            range: &'static str,
+        },
+        /// A day the month does not have (the date is the text's first 10 bytes).
+        NoSuchDay,
     }
 
     impl Reject {
-        pub(super) fn reason(self) -> &'static str {
+        /// The reason, for the error message; `text` is the text parsed.
+        pub(super) fn reason(self, text: &str) -> String {
             match self {
-                Reject::TooShort => "premature end of input",
-                Reject::Invalid => "input contains invalid characters",
-                Reject::OutOfRange => "input is out of range",
-                Reject::TooLong => "trailing input",
+                Reject::Missing(YEAR) => String::from("the text is empty"),
+                Reject::Missing(OFFSET) => {
+                    String::from("the UTC offset is missing: end with Z, +HH:MM or -HH:MM")
+                }
+                Reject::Missing(part) => format!("{part} is missing"),
+                Reject::CutShort(part) => format!("{part} is cut short"),
+                Reject::Unexpected { part, at } => format!(
+                    "expected {part} at character {}, found {}",
+                    position(text, at),
+                    found(text, at)
+                ),
+                Reject::Trailing { at } => format!(
+                    "unexpected text after the UTC offset, from character {}",
+                    position(text, at)
+                ),
+                // Numbers are quoted from the text: no integer formatting
+                // (and its padding code) in the WebAssembly module.
+                Reject::OutOfRange { field, at, range } => {
+                    format!("{field} {} is out of range ({range})", slice(text, at, 2))
+                }
+                Reject::NoSuchDay => format!("{} has no day {}", slice(text, 0, 7), slice(text, 8, 2)),
             }
         }
     }
 
-    /// `text` as (Unix seconds, nanoseconds of the second), the nanoseconds
-    /// at or above 10^9 for a leap second (`:60`), as chrono's
-    /// `timestamp()` and `timestamp_subsec_nanos()`. Checks run in chrono's
-    /// order, so the first problem found is the one chrono reports.
-    pub(super) fn parse(text: &str) -> Result<(i64, u32), Reject> {
-        let bytes = text.as_bytes();
-        if bytes.len() < 19 {
-            return Err(Reject::TooShort);
+    /// `length` bytes of `text` from byte `at` (ASCII digits where used).
+    fn slice(text: &str, at: usize, length: usize) -> &str {
+        text.get(at..at + length).unwrap_or_default()
+    }
+
+    /// The 1-based character position of byte `at`, which always follows
+    /// whole characters (only ASCII and U+2212 are ever consumed).
+    fn position(text: &str, at: usize) -> usize {
+        text.get(..at).map_or(at, |before| before.chars().count()) + 1
+    }
+
+    /// The character at byte `at`, quoted.
+    fn found(text: &str, at: usize) -> String {
+        let mut buffer = [0; 4];
+        match text.get(at..).and_then(|rest| rest.chars().next()) {
+            Some(c) => quoted(c.encode_utf8(&mut buffer)),
+            None => String::from("the end"),
         }
-        let digit = |at: usize| match bytes[at] {
-            b @ b'0'..=b'9' => Ok(u32::from(b - b'0')),
-            _ => Err(Reject::Invalid),
-        };
-        let pair = |at: usize| Ok(digit(at)? * 10 + digit(at + 1)?);
-        let expect = |at: usize, byte: u8| {
-            if bytes[at] == byte {
-                Ok(())
-            } else {
-                Err(Reject::Invalid)
-            }
-        };
-        let year = pair(0)? * 100 + pair(2)?;
-        expect(4, b'-')?;
-        let month = pair(5)?;
-        expect(7, b'-')?;
-        let day = pair(8)?;
-        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-            return Err(Reject::OutOfRange);
-        }
-        if !matches!(bytes[10], b'T' | b't' | b' ') {
-            return Err(Reject::Invalid);
-        }
-        let hour = pair(11)?;
-        expect(13, b':')?;
-        let minute = pair(14)?;
-        expect(16, b':')?;
-        let (second, mut nanos) = match pair(17)? {
-            60 => (59, 1_000_000_000), // a leap second, as chrono keeps it
-            second => (second, 0),
-        };
-        let mut rest = &bytes[19..];
-        if let [b'.', fraction @ ..] = rest {
-            let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
-            match fraction.first() {
-                None => return Err(Reject::TooShort),
-                Some(_) if digits == 0 => return Err(Reject::Invalid),
-                Some(_) => {}
-            }
-            // Digits past the ninth are skipped; the first six are the microseconds.
-            let mut value = 0;
-            for (i, b) in fraction.iter().take(9).enumerate() {
-                value += u32::from(b - b'0') * 10u32.pow(8 - i as u32);
-                if i + 1 == digits {
-                    break;
+    }
+
+    /// Reads `text` byte by byte, naming the part being read when it fails.
+    struct Cursor<'a> {
+        bytes: &'a [u8],
+        at: usize,
+    }
+
+    impl Cursor<'_> {
+        /// Consumes one byte that `accept` takes; `starts` when it is the
+        /// first byte of `part` (the text ending there means `part` is missing).
+        fn byte(&mut self, part: &'static str, starts: bool, accept: fn(u8) -> bool) -> Result<u8, Reject> {
+            match self.bytes.get(self.at) {
+                Some(&b) if accept(b) => {
+                    self.at += 1;
+                    Ok(b)
                 }
+                Some(_) => Err(Reject::Unexpected { part, at: self.at }),
+                None if starts => Err(Reject::Missing(part)),
+                None => Err(Reject::CutShort(part)),
             }
-            nanos += value;
-            rest = &fraction[digits..];
         }
-        if hour >= 24 || minute >= 60 || second >= 60 {
-            return Err(Reject::OutOfRange);
+
+        /// `count` digits of `part`, as a number.
+        fn digits(&mut self, part: &'static str, starts: bool, count: usize) -> Result<u32, Reject> {
+            let mut value = 0;
+            for i in 0..count {
+                let digit = self.byte(part, starts && i == 0, |b| b.is_ascii_digit())?;
+                value = value * 10 + u32::from(digit - b'0');
+            }
+            Ok(value)
         }
-        let (offset, rest) = offset(rest)?;
-        if !rest.is_empty() {
-            return Err(Reject::TooLong);
+
+        /// A separator that `accept` takes, then two digits: `part`.
+        fn field(&mut self, part: &'static str, accept: fn(u8) -> bool) -> Result<u32, Reject> {
+            self.byte(part, true, accept)?;
+            self.digits(part, false, 2)
         }
-        if offset.unsigned_abs() >= 86_400 {
-            return Err(Reject::OutOfRange);
+    }
+
+    /// `value`, the two digits just read, if it lies in `min..=max` (`range`).
+    fn in_range(
+        c: &Cursor<'_>,
+        field: &'static str,
+        value: u32,
+        (min, max, range): (u32, u32, &'static str),
+    ) -> Result<u32, Reject> {
+        if !(min..=max).contains(&value) {
+            return Err(Reject::OutOfRange {
+                field,
+                at: c.at - 2,
+                range,
+            });
+        }
+        Ok(value)
+    }
+
+    const TO_23: (u32, u32, &str) = (0, 23, "00 to 23");
+    const TO_59: (u32, u32, &str) = (0, 59, "00 to 59");
+
+    /// `text` as (Unix seconds, nanoseconds of the second), the nanoseconds
+    /// at or above 10^9 for a leap second (`:60`), as chrono's `timestamp()`
+    /// and `timestamp_subsec_nanos()`. Accepts exactly what chrono's
+    /// `DateTime::parse_from_rfc3339` accepts (tests/rfc3339.rs checks it).
+    pub(super) fn parse(text: &str) -> Result<(i64, u32), Reject> {
+        let c = &mut Cursor {
+            bytes: text.as_bytes(),
+            at: 0,
+        };
+        let year = c.digits(YEAR, true, 4)?;
+        let month = c.field(MONTH, |b| b == b'-')?;
+        let month = in_range(c, "month", month, (1, 12, "01 to 12"))?;
+        let day = c.field(DAY, |b| b == b'-')?;
+        if day == 0 || day > days_in_month(year, month) {
+            return Err(Reject::NoSuchDay);
+        }
+        let hour = c.field(TIME, |b| matches!(b, b'T' | b't' | b' '))?;
+        let hour = in_range(c, "hour", hour, TO_23)?;
+        let minute = c.field(MINUTE, |b| b == b':')?;
+        let minute = in_range(c, "minute", minute, TO_59)?;
+        let (second, mut nanos) = match c.field(SECOND, |b| b == b':')? {
+            60 => (59, 1_000_000_000), // a leap second, as chrono keeps it
+            second => (in_range(c, "second", second, TO_59)?, 0),
+        };
+        if c.bytes.get(c.at) == Some(&b'.') {
+            c.at += 1;
+            // At least one digit; digits past the ninth are skipped.
+            let mut scale = 100_000_000;
+            nanos += c.digits(FRACTION, false, 1)? * scale;
+            while let Some(&b @ b'0'..=b'9') = c.bytes.get(c.at) {
+                scale /= 10;
+                nanos += u32::from(b - b'0') * scale;
+                c.at += 1;
+            }
+        }
+        let offset = offset(c)?;
+        if c.at < c.bytes.len() {
+            return Err(Reject::Trailing { at: c.at });
         }
         let days = days_from_civil(i64::from(year), month, day);
         let local = days * 86_400 + i64::from(hour * 3_600 + minute * 60 + second);
         Ok((local - i64::from(offset), nanos))
     }
 
-    /// `Z`, `z` or `±HH:MM` (hours 00 to 99 here; the caller bounds the
-    /// total), as seconds east of UTC, and what follows it.
-    fn offset(text: &[u8]) -> Result<(i32, &[u8]), Reject> {
-        let (negative, rest) = match text {
-            [b'Z' | b'z', rest @ ..] => return Ok((0, rest)),
-            [b'+', rest @ ..] => (false, rest),
-            [b'-', rest @ ..] => (true, rest),
-            // U+2212 MINUS SIGN, which chrono accepts too.
-            [0xE2, 0x88, 0x92, rest @ ..] => (true, rest),
-            [] => return Err(Reject::TooShort),
-            _ => return Err(Reject::Invalid),
+    /// `Z`, `z` or `±HH:MM` (with `+`, `-` or U+2212), as seconds east of UTC.
+    fn offset(c: &mut Cursor<'_>) -> Result<i32, Reject> {
+        let negative = match c.byte(OFFSET, true, |b| matches!(b, b'Z' | b'z' | b'+' | b'-' | 0xE2))? {
+            b'Z' | b'z' => return Ok(0),
+            b'+' => false,
+            b'-' => true,
+            // U+2212 MINUS SIGN (E2 88 92), which chrono accepts too.
+            _ if c.bytes.get(c.at..c.at + 2) == Some(&[0x88, 0x92]) => {
+                c.at += 2;
+                true
+            }
+            _ => {
+                return Err(Reject::Unexpected {
+                    part: OFFSET,
+                    at: c.at - 1,
+                });
+            }
         };
-        let hours = match rest {
-            [h1 @ b'0'..=b'9', h2 @ b'0'..=b'9', ..] => i32::from((h1 - b'0') * 10 + (h2 - b'0')),
-            [_, _, ..] => return Err(Reject::Invalid),
-            _ => return Err(Reject::TooShort),
-        };
-        let rest = match &rest[2..] {
-            [b':', rest @ ..] => rest,
-            [] => return Err(Reject::TooShort),
-            _ => return Err(Reject::Invalid),
-        };
-        let minutes = match rest {
-            [m1 @ b'0'..=b'5', m2 @ b'0'..=b'9', ..] => i32::from((m1 - b'0') * 10 + (m2 - b'0')),
-            [b'6'..=b'9', b'0'..=b'9', ..] => return Err(Reject::OutOfRange),
-            [_, _, ..] => return Err(Reject::Invalid),
-            _ => return Err(Reject::TooShort),
-        };
-        let seconds = hours * 3_600 + minutes * 60;
-        Ok((if negative { -seconds } else { seconds }, &rest[2..]))
+        let hours = c.digits(OFFSET, false, 2)?;
+        let hours = in_range(c, "offset hour", hours, TO_23)?;
+        let minutes = c.field(OFFSET_MINUTE, |b| b == b':')?;
+        let minutes = in_range(c, "offset minute", minutes, TO_59)?;
+        let seconds = (hours * 3_600 + minutes * 60) as i32;
+        Ok(if negative { -seconds } else { seconds })
     }
 
     fn is_leap_year(year: u32) -> bool {

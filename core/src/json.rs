@@ -12,6 +12,31 @@ use serde_json::{Map, Value};
 use crate::error::{Error, ErrorKind};
 use crate::instant::Instant;
 
+/// How deeply a value carried through untouched (an unknown settings key or
+/// override, an extra server-status key) may nest arrays and objects: `1` is
+/// 0 deep, `[1]` 1, `{"a": [1]}` 2.
+///
+/// The limit keeps every JSON form that holds such a value readable by the
+/// core's own JSON reader (serde_json, which stops at 127 levels): the state
+/// puts a carried value 2 levels down, a trace step 5, a replay output line
+/// 4, a conformance vector's `expected` 5. So whatever the core accepts, in
+/// any input, fits inside a state that restores, and inside every trace and
+/// replay output that holds it.
+///
+/// ```
+/// use bangui_state_core::{MAX_PASS_THROUGH_DEPTH, State};
+/// let nested = |depth| "[".repeat(depth) + &"]".repeat(depth);
+/// let bootstrap = |depth| format!(
+///     r#"{{"session_cache_enabled": true, "session_cache_ttl_seconds": 60, "deep": {}}}"#,
+///     nested(depth),
+/// );
+/// let state = State::from_bootstrap_json(&bootstrap(MAX_PASS_THROUGH_DEPTH)).unwrap();
+/// assert_eq!(State::from_json(&state.to_json()).unwrap(), state);
+/// let err = State::from_bootstrap_json(&bootstrap(MAX_PASS_THROUGH_DEPTH + 1)).unwrap_err();
+/// assert_eq!(err.path(), "bootstrap.deep");
+/// ```
+pub const MAX_PASS_THROUGH_DEPTH: usize = 100;
+
 /// Where a value sits in the input, e.g. `event.status.online`.
 #[derive(Clone, Copy)]
 pub(crate) enum Path<'a> {
@@ -60,9 +85,169 @@ pub(crate) fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
 }
 
+/// Parses JSON text into a value, every key kept as a key.
 pub(crate) fn parse_text(text: &str) -> Result<Value, Error> {
-    serde_json::from_str(text)
-        .map_err(|e| Error::new(ErrorKind::InvalidJson, "", format!("invalid JSON: {e}")))
+    #[cfg(feature = "exact-numbers")]
+    let parsed = exact::from_str(text);
+    #[cfg(not(feature = "exact-numbers"))]
+    let parsed = serde_json::from_str(text);
+    parsed.map_err(|e| Error::new(ErrorKind::InvalidJson, "", format!("invalid JSON: {e}")))
+}
+
+/// JSON text to `Value` with serde_json's `arbitrary_precision`, without its
+/// reserved key. That feature hands each number to a visitor as a one-entry
+/// map under the key `$serde_json::private::Number`, and serde_json's own
+/// `Value` visitor takes any object whose first key is that string for a
+/// number: `{"$serde_json::private::Number": "5"}` would be read as `5`, and
+/// a state carrying such a key (which its JSON form writes first, keys being
+/// sorted) would not restore (found by the `trace` fuzz target). This visitor
+/// reads a real key as bytes (serde_json gives them unescaped) and the
+/// reserved one as the `str` only a number's pseudo-map gives, so both are
+/// kept for what they are. serde_json's own nesting limit still applies.
+#[cfg(feature = "exact-numbers")]
+mod exact {
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use core::fmt;
+    use core::str::FromStr;
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    /// The key serde_json's `arbitrary_precision` gives a number under.
+    const NUMBER_KEY: &str = "$serde_json::private::Number";
+
+    pub(super) fn from_str(text: &str) -> Result<Value, serde_json::Error> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let value = AnyValue.deserialize(&mut deserializer)?;
+        deserializer.end()?;
+        Ok(value)
+    }
+
+    struct AnyValue;
+
+    impl<'de> DeserializeSeed<'de> for AnyValue {
+        type Value = Value;
+        fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for AnyValue {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.into()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(AnyValue)? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut object = Map::new();
+            while let Some(key) = map.next_key_seed(AnyKey)? {
+                match key {
+                    Key::Number => {
+                        let text: String = map.next_value()?;
+                        return Number::from_str(&text)
+                            .map(Value::Number)
+                            .map_err(de::Error::custom);
+                    }
+                    Key::Text(key) => {
+                        let value = map.next_value_seed(AnyValue)?;
+                        object.insert(key, value);
+                    }
+                }
+            }
+            Ok(Value::Object(object))
+        }
+    }
+
+    enum Key {
+        /// The pseudo-key of a number.
+        Number,
+        /// A key in the text.
+        Text(String),
+    }
+
+    struct AnyKey;
+
+    impl<'de> DeserializeSeed<'de> for AnyKey {
+        type Value = Key;
+        fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Key, D::Error> {
+            // A key in the text comes as bytes; only a number's pseudo-key as a str.
+            deserializer.deserialize_bytes(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for AnyKey {
+        type Value = Key;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object key")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+            match v {
+                NUMBER_KEY => Ok(Key::Number),
+                other => Ok(Key::Text(other.into())),
+            }
+        }
+        fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Key, E> {
+            // Unescaped but not checked: a lone surrogate escape is not Unicode.
+            String::from_utf8(v.into())
+                .map(Key::Text)
+                .map_err(|_| E::custom("an object key is not valid Unicode (a lone surrogate escape?)"))
+        }
+    }
+}
+
+/// Checks that the value carried through at `path` nests at most
+/// [`MAX_PASS_THROUGH_DEPTH`] levels. Looks no deeper than that, so a value
+/// of any depth is checked in bounded stack.
+pub(crate) fn check_pass_through(value: &Value, path: &Path<'_>, kind: ErrorKind) -> Result<(), Error> {
+    if nests_deeper_than(value, MAX_PASS_THROUGH_DEPTH) {
+        return Err(Error::new(
+            kind,
+            path,
+            format!(
+                "nested deeper than {MAX_PASS_THROUGH_DEPTH} levels of arrays and objects, \
+                 the most a value carried through the state may have"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn nests_deeper_than(value: &Value, levels: usize) -> bool {
+    // `levels - 1` runs only when `levels > 0` (`||` short-circuits).
+    match value {
+        Value::Array(items) => levels == 0 || items.iter().any(|c| nests_deeper_than(c, levels - 1)),
+        Value::Object(map) => levels == 0 || map.values().any(|c| nests_deeper_than(c, levels - 1)),
+        _ => false,
+    }
 }
 
 pub(crate) fn mistyped(kind: ErrorKind, path: &Path<'_>, expected: &str, found: &Value) -> Error {

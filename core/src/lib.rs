@@ -16,7 +16,15 @@
 //! [`State::from_json`]) so any number of processes can share it.
 //!
 //! The behaviour is that of BanGUI's `app/utils/runtime_state.py`, quirks
-//! included; the contract every binding follows is `CONTRACT.md`.
+//! included; the contract every binding follows is `CONTRACT.md` at the root
+//! of the bangui-state repository.
+//!
+//! Keys the core does not interpret (unknown settings keys and overrides,
+//! extra server-status keys) are carried through as the same JSON value: with
+//! the default `exact-numbers` feature a number keeps every digit it was
+//! written with (integers beyond 64 bits included), and a value may nest up
+//! to [`MAX_PASS_THROUGH_DEPTH`] levels, so that every state the machine
+//! produces restores from its own JSON form.
 //!
 //! ```
 //! use bangui_state_core::{Effect, Event, Instant, Log, ServerStatus, Settings, State};
@@ -63,6 +71,7 @@ pub use effect::{Effect, Log, LogLevel};
 pub use error::{Error, ErrorKind};
 pub use event::{EVENT_TYPES, Event};
 pub use instant::{Instant, MICROS_PER_SECOND, micros_to_seconds};
+pub use json::MAX_PASS_THROUGH_DEPTH;
 pub use settings::{
     SESSION_CACHE_ENABLED, SESSION_CACHE_TTL_SECONDS, SessionCacheKind, Settings, SettingsOverrides,
 };

@@ -98,8 +98,10 @@ impl Settings {
     pub(crate) fn read(value: &Value, path: &Path<'_>, kind: ErrorKind) -> Result<Self, Error> {
         let fields = Fields::of(value, path, kind)?;
         fields.bool(SESSION_CACHE_ENABLED)?;
-        let ttl = fields.required(SESSION_CACHE_TTL_SECONDS, "a finite number")?;
-        check_known_value(SESSION_CACHE_TTL_SECONDS, ttl, path, kind)?;
+        fields.required(SESSION_CACHE_TTL_SECONDS, "a finite number")?;
+        for (key, value) in fields.map {
+            check_known_value(key, value, path, kind)?;
+        }
         Ok(Settings::from_record(fields.map.clone()))
     }
 
@@ -161,23 +163,27 @@ impl Serialize for Settings {
     }
 }
 
-/// Validates a value given for one of the two known keys; other keys take any value.
+/// Validates a value given for one of the two known keys; other keys take any
+/// value nested at most [`MAX_PASS_THROUGH_DEPTH`](crate::MAX_PASS_THROUGH_DEPTH) deep.
 fn check_known_value(key: &str, value: &Value, parent: &Path<'_>, kind: ErrorKind) -> Result<(), Error> {
-    let ok = match key {
-        SESSION_CACHE_ENABLED => value.is_boolean(),
-        // serde_json numbers are always finite: JSON has no NaN or Infinity.
-        SESSION_CACHE_TTL_SECONDS => value.is_number(),
-        _ => true,
-    };
-    if ok {
-        return Ok(());
+    let path = parent.key(key);
+    match key {
+        SESSION_CACHE_ENABLED if !value.is_boolean() => Err(json::mistyped(kind, &path, "a boolean", value)),
+        // JSON has no NaN or Infinity, but numbers kept exactly as written
+        // (`exact-numbers`) can lie beyond a double's range, e.g. `1e400`;
+        // without the feature every number is a finite double already.
+        SESSION_CACHE_TTL_SECONDS => match value {
+            #[cfg(feature = "exact-numbers")]
+            Value::Number(n) if n.as_f64().is_none() => Err(Error::new(
+                kind,
+                path,
+                alloc::format!("expected a finite number, found {n}, beyond the range of a double"),
+            )),
+            Value::Number(_) => Ok(()),
+            _ => Err(json::mistyped(kind, &path, "a finite number", value)),
+        },
+        _ => json::check_pass_through(value, &path, kind),
     }
-    let expected = if key == SESSION_CACHE_ENABLED {
-        "a boolean"
-    } else {
-        "a finite number"
-    };
-    Err(json::mistyped(kind, &parent.key(key), expected, value))
 }
 
 /// The keyword arguments of the seed's `update_app_settings(**overrides)`:

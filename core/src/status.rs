@@ -6,7 +6,7 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind};
-use crate::json::{Fields, Path};
+use crate::json::{self, Fields, Path};
 
 /// The result of one health probe (BanGUI's `ServerStatus` model).
 ///
@@ -77,6 +77,7 @@ impl ServerStatus {
         let mut extra = Map::new();
         for (key, value) in fields.map {
             if !KNOWN_KEYS.contains(&key.as_str()) {
+                json::check_pass_through(value, &path.key(key), kind)?;
                 extra.insert(key.clone(), value.clone());
             }
         }
