@@ -758,26 +758,17 @@ pub fn check_now(now: JsValue) -> Result<(), JsValue> {
 }
 
 /// Replays a trace (the CLI's replay format): one `{effects, state}` or
-/// `{error, state}` per step, by the core's own `Trace::replay`, one step at
-/// a time (a one-step trace from the state the previous step left): the
-/// whole replay keeps every step's state until the end, so a large state
-/// times many steps would exhaust the module's memory. Each step's output is
-/// written as text at once, and the whole output is bounded by
-/// [`MAX_OUTPUT_TEXT`].
+/// `{error, state}` per step, by the core's own `Trace::replay_lazily`, one
+/// step at a time: the whole replay would keep every step's state until the
+/// end, so a large state times many steps would exhaust the module's memory.
+/// Each step's output is written as text at once, and the whole output is
+/// bounded by [`MAX_OUTPUT_TEXT`].
 #[wasm_bindgen(js_name = "__replay")]
 pub fn replay(trace: JsValue) -> Result<JsValue, JsValue> {
-    let Trace { initial, steps } =
+    let trace =
         Trace::from_value(&to_json(trace, "trace", ErrorKind::InvalidTrace)?).map_err(BindError::from)?;
-    let mut state = initial;
     let mut text = String::from("[");
-    for (index, step) in steps.into_iter().enumerate() {
-        let one_step = Trace {
-            initial: state,
-            steps: vec![step],
-        };
-        let Some(output) = one_step.replay().pop() else {
-            break; // unreachable: one step in, one output out
-        };
+    for (index, output) in trace.replay_lazily().enumerate() {
         if index > 0 {
             text.push(',');
         }
@@ -793,7 +784,6 @@ pub fn replay(trace: JsValue) -> Result<JsValue, JsValue> {
             )
             .into());
         }
-        state = output.state;
     }
     text.push(']');
     Ok(JsValue::from_str(&marked(text)))

@@ -190,14 +190,14 @@ impl fmt::Display for LineError {
 }
 
 /// Reads one line as a trace; the core decides what a trace is.
-fn read_trace(line: usize, bytes: &[u8]) -> Result<(&str, Trace), LineError> {
+fn read_trace(line: usize, bytes: &[u8]) -> Result<Trace, LineError> {
     let text = std::str::from_utf8(bytes).map_err(|e| LineError {
         line,
         column: Some(e.valid_up_to() + 1),
         message: format!("invalid UTF-8 (byte 0x{:02x})", bytes[e.valid_up_to()]),
     })?;
     match Trace::from_json(text) {
-        Ok(trace) => Ok((text, trace)),
+        Ok(trace) => Ok(trace),
         Err(error) => Err(match serde_json::from_str::<Value>(text) {
             // serde_json's message ends "at line 1 column C": the line is the
             // file's, given once, and the column is kept.
@@ -241,7 +241,7 @@ fn replay_all(
         if !json && traces + not_traces > 0 {
             writeln!(out)?;
         }
-        let (text, trace) = match read_trace(line_number, line) {
+        let trace = match read_trace(line_number, line) {
             Ok(read) => read,
             Err(problem) => {
                 not_traces += 1;
@@ -261,10 +261,8 @@ fn replay_all(
         if json {
             writeln!(out, "{}", serde_json::to_string(&outputs)?)?;
         } else {
-            // Parsed again for the name and the raw steps; the core accepted it.
-            let value: Value = serde_json::from_str(text).unwrap_or_default();
             let title = format!("trace at line {line_number} of {input}");
-            timeline::print(&title, &value, &trace, &outputs, out)?;
+            timeline::print(&title, &trace, &outputs, out)?;
         }
     }
     if !json && traces + not_traces > 1 {

@@ -10,20 +10,14 @@ use bangui_state_core::{
 use serde_json::Value;
 
 /// Prints one trace: a header naming where it came from, each step, and a summary.
-pub fn print(
-    title: &str,
-    line: &Value,
-    trace: &Trace,
-    outputs: &[StepOutput],
-    out: &mut impl Write,
-) -> io::Result<()> {
-    match line.get("name").and_then(Value::as_str) {
+pub fn print(title: &str, trace: &Trace, outputs: &[StepOutput], out: &mut impl Write) -> io::Result<()> {
+    match &trace.name {
         Some(name) => writeln!(out, "{title}: {name}")?,
         None => writeln!(out, "{title}")?,
     }
     let mut before = trace.initial.to_value();
     writeln!(out, "  start: {}", describe_state(&before))?;
-    let raw_steps = line.get("steps").and_then(Value::as_array);
+    let raw_steps = &trace.steps;
     for (index, output) in outputs.iter().enumerate() {
         let when = output
             .now
@@ -31,7 +25,7 @@ pub fn print(
         let what = match &output.event {
             Some(event) => describe_event(&serde_json::to_value(event)?),
             // The event as given, so the reader sees what was rejected.
-            None => match raw_steps.and_then(|steps| steps.get(index)?.get("event")) {
+            None => match raw_steps.get(index).and_then(|step| step.get("event")) {
                 Some(raw) => format!("(invalid event) {raw}"),
                 None => "(invalid step)".to_string(),
             },

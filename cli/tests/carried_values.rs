@@ -71,3 +71,26 @@ fn the_deepest_accepted_value_prints_in_a_form_that_reads_back() {
     );
     assert_eq!(steps[1]["state"], steps[0]["state"]);
 }
+
+#[test]
+fn the_timeline_shows_a_trace_that_uses_serde_jsons_reserved_number_key() {
+    // With exact numbers on, serde_json's own reader takes an object keyed
+    // "$serde_json::private::Number" for a number; the timeline must read the
+    // trace as the core does, an ordinary key.
+    let trace = r#"{"$serde_json::private::Number": "5", "name": "reserved key", "bootstrap": {"session_cache_enabled": true, "session_cache_ttl_seconds": 60, "$serde_json::private::Number": "5"}, "steps": [{"now": "2026-04-27T16:42:00Z", "event": {"type": "jail_activatd", "jail_name": "sshd"}}]}"#;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bangui-state"))
+        .args(["replay", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(trace.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains(": reserved key"), "{text}");
+    assert!(
+        text.contains(r#"(invalid event) {"jail_name":"sshd","type":"jail_activatd"}"#),
+        "{text}"
+    );
+}

@@ -7,6 +7,7 @@
 //! Keys other than `bootstrap`, `state` and `steps` (a `name`, the `expected` output of
 //! a conformance vector) are ignored, so a vector is itself a trace.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
@@ -22,6 +23,9 @@ use crate::state::State;
 /// One trace: bootstrap settings and the steps to replay.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trace {
+    /// The trace's `name`, when it has one that is a string (the conformance
+    /// vectors say what each pins there).
+    pub name: Option<String>,
     /// The machine the trace starts from.
     pub initial: State,
     /// The steps, unparsed: a malformed step is reported in its place and the
@@ -80,29 +84,34 @@ impl Trace {
             .as_array()
             .ok_or_else(|| f.mistyped("steps", "an array of steps", steps))?
             .clone();
-        Ok(Trace { initial, steps })
+        let name = f.optional("name").and_then(Value::as_str).map(String::from);
+        Ok(Trace { name, initial, steps })
     }
 
     /// Replays every step from the initial state.
     pub fn replay(&self) -> Vec<StepOutput> {
+        self.replay_lazily().collect()
+    }
+
+    /// [`Trace::replay`] one step at a time: each output is made when asked
+    /// for, so a host can write it out and drop it (or stop early) instead of
+    /// holding every step's state at once.
+    pub fn replay_lazily(&self) -> impl Iterator<Item = StepOutput> + '_ {
         let mut state = self.initial.clone();
-        self.steps
-            .iter()
-            .map(|step| {
-                // A valid `now` is kept even when the event is rejected: the
-                // clock still moved, and deadlines are measured from it.
-                let (now, event) = parse_step_parts(step);
-                let now_ok = now.as_ref().ok().copied();
-                let event_ok = event.as_ref().ok().cloned();
-                let result = now.and_then(|now| event.and_then(|event| state.apply(event, now)));
-                StepOutput {
-                    now: now_ok,
-                    event: event_ok,
-                    result,
-                    state: state.clone(),
-                }
-            })
-            .collect()
+        self.steps.iter().map(move |step| {
+            // A valid `now` is kept even when the event is rejected: the
+            // clock still moved, and deadlines are measured from it.
+            let (now, event) = parse_step_parts(step);
+            let now_ok = now.as_ref().ok().copied();
+            let event_ok = event.as_ref().ok().cloned();
+            let result = now.and_then(|now| event.and_then(|event| state.apply(event, now)));
+            StepOutput {
+                now: now_ok,
+                event: event_ok,
+                result,
+                state: state.clone(),
+            }
+        })
     }
 }
 
