@@ -79,7 +79,10 @@ thread_local! {
 /// the package's JavaScript entry points; not part of the public API.
 #[wasm_bindgen(js_name = "__setErrorFactory")]
 pub fn set_error_factory(factory: Function) {
-    ERROR_FACTORY.with(|slot| {
+    // `try_with`, not `with`: the slot is a plain static on wasm32 and is
+    // never destroyed, and `with`'s panic path would pull `Debug` formatting
+    // into the module.
+    let _ = ERROR_FACTORY.try_with(|slot| {
         if let Ok(mut slot) = slot.try_borrow_mut() {
             *slot = Some(factory);
         }
@@ -90,7 +93,7 @@ impl From<BindError> for JsValue {
     fn from(e: BindError) -> JsValue {
         let BindError(e) = e;
         let message = e.to_string();
-        let made = ERROR_FACTORY.with(|slot| {
+        let made = ERROR_FACTORY.try_with(|slot| {
             let factory = slot.try_borrow().ok()?.clone()?;
             factory
                 .call3(
@@ -101,6 +104,7 @@ impl From<BindError> for JsValue {
                 )
                 .ok()
         });
+        let made = made.ok().flatten();
         // No factory: the raw wasm-bindgen output used without the package's
         // entry points, which always register one. A plain `Error`.
         made.unwrap_or_else(|| js_sys::Error::new(&message).into())
