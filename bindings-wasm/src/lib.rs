@@ -762,7 +762,7 @@ pub fn check_now(now: JsValue) -> Result<(), JsValue> {
 }
 
 /// Replays a trace (the CLI's replay format): one `{effects, state}` or
-/// `{error, state}` per step, by the core's own `Trace::replay_lazily`, one
+/// `{error, state}` per step, by the core's own `Trace::replay_results_lazily`, one
 /// step at a time: the whole replay would keep every step's state until the
 /// end, so a large state times many steps would exhaust the module's memory.
 /// Each step's output is written as text at once, and the whole output is
@@ -772,7 +772,7 @@ pub fn replay(trace: JsValue) -> Result<JsValue, JsValue> {
     let trace =
         Trace::from_value(&to_json(trace, "trace", ErrorKind::InvalidTrace)?).map_err(BindError::from)?;
     let mut text = String::from("[");
-    for (index, output) in trace.replay_lazily().enumerate() {
+    for (index, output) in trace.replay_results_lazily().enumerate() {
         if index > 0 {
             text.push(',');
         }

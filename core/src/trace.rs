@@ -97,13 +97,29 @@ impl Trace {
     /// for, so a host can write it out and drop it (or stop early) instead of
     /// holding every step's state at once.
     pub fn replay_lazily(&self) -> impl Iterator<Item = StepOutput> + '_ {
+        self.replay_steps::<true>()
+    }
+
+    /// [`Trace::replay_lazily`] for a host that writes out only each step's
+    /// result and state (the JSON output): `now` and `event` are left `None`
+    /// in every output, so no event is copied (and the WebAssembly module
+    /// carries no code to copy one).
+    pub fn replay_results_lazily(&self) -> impl Iterator<Item = StepOutput> + '_ {
+        self.replay_steps::<false>()
+    }
+
+    /// The replay, with each step's `now` and `event` in its output when `KEEP_STEP`.
+    fn replay_steps<const KEEP_STEP: bool>(&self) -> impl Iterator<Item = StepOutput> + '_ {
         let mut state = self.initial.clone();
         self.steps.iter().map(move |step| {
             // A valid `now` is kept even when the event is rejected: the
             // clock still moved, and deadlines are measured from it.
             let (now, event) = parse_step_parts(step);
-            let now_ok = now.as_ref().ok().copied();
-            let event_ok = event.as_ref().ok().cloned();
+            let (now_ok, event_ok) = if KEEP_STEP {
+                (now.as_ref().ok().copied(), event.as_ref().ok().cloned())
+            } else {
+                (None, None)
+            };
             let result = now.and_then(|now| event.and_then(|event| state.apply(event, now)));
             StepOutput {
                 now: now_ok,
@@ -169,6 +185,25 @@ mod tests {
         let mut outputs = Trace::from_json(&line).unwrap().replay();
         assert_eq!(outputs.len(), 2);
         outputs.pop().unwrap()
+    }
+
+    #[test]
+    fn results_only_replay_matches_the_full_replay_without_now_and_event() {
+        let line = r#"{"bootstrap": {"session_cache_enabled": true, "session_cache_ttl_seconds": 60},
+            "steps": [{"now": "2026-04-27T16:00:00Z", "event": {"type": "jail_activated", "jail_name": "sshd"}},
+                      {"now": "soon", "event": {"type": "activation_cleared"}},
+                      {"now": "2026-04-27T16:00:10Z", "event": {"type": "jail_activated"}},
+                      {"now": "2026-04-27T16:00:20Z", "event": {"type": "activation_cleared"}}]}"#;
+        let trace = Trace::from_json(line).unwrap();
+        let full = trace.replay();
+        let results: Vec<StepOutput> = trace.replay_results_lazily().collect();
+        assert_eq!(results.len(), 4);
+        assert!(full.iter().any(|o| o.event.is_some()));
+        for (full, result) in full.into_iter().zip(results) {
+            assert_eq!((result.now, result.event), (None, None));
+            assert_eq!(result.result, full.result);
+            assert_eq!(result.state, full.state);
+        }
     }
 
     #[test]
