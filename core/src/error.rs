@@ -66,10 +66,18 @@ impl Error {
     /// assert_eq!(e.to_string(), "now: expected a finite number");
     /// ```
     pub fn new(kind: ErrorKind, path: impl fmt::Display, message: impl Into<String>) -> Self {
+        Error::from_parts(kind, &path, message.into())
+    }
+
+    /// [`Error::new`]'s one copy: the generic `new` only converts its
+    /// arguments, so each caller's types do not get a copy of the rest
+    /// (errors are the cold path; this keeps the WebAssembly module small).
+    #[inline(never)]
+    fn from_parts(kind: ErrorKind, path: &dyn fmt::Display, message: String) -> Self {
         Error {
             kind,
             path: path.to_string(),
-            message: message.into(),
+            message,
         }
     }
 
