@@ -189,7 +189,7 @@ impl Event {
                     format!(
                         "unknown event type {}; expected one of: {}",
                         json::quoted(other),
-                        EVENT_TYPES.join(", ")
+                        json::Listed(&EVENT_TYPES)
                     ),
                 ));
             }

@@ -65,6 +65,23 @@ impl fmt::Display for Path<'_> {
     }
 }
 
+/// Names separated by `", "`, for error messages. Written piece by piece
+/// rather than with `[&str]::join`, whose generic copying code (and its
+/// overflow panic) would be the WebAssembly module's only use of it.
+pub(crate) struct Listed<'a>(pub(crate) &'a [&'a str]);
+
+impl fmt::Display for Listed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, name) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(name)?;
+        }
+        Ok(())
+    }
+}
+
 /// How a JSON value is described in error messages.
 pub(crate) fn describe(value: &Value) -> &'static str {
     match value {
@@ -293,7 +310,7 @@ impl<'v, 'p> Fields<'v, 'p> {
             Some(key) => Err(Error::new(
                 self.kind,
                 self.path.key(key),
-                format!("unknown field; expected one of: {}", allowed.join(", ")),
+                format!("unknown field; expected one of: {}", Listed(allowed)),
             )),
         }
     }
