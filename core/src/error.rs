@@ -100,10 +100,8 @@ impl Error {
 
     /// The same error re-kinded and re-rooted: used where a value parsed on its
     /// own (an instant) turns out to be part of a larger input.
-    pub(crate) fn located(mut self, kind: ErrorKind, path: impl fmt::Display) -> Self {
-        self.kind = kind;
-        self.path = path.to_string();
-        self
+    pub(crate) fn located(self, kind: ErrorKind, path: impl fmt::Display) -> Self {
+        Error::from_parts(kind, &path, self.message)
     }
 }
 
