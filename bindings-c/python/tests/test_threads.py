@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from typing import Any
 
 import bangui_state
@@ -11,6 +12,15 @@ import bangui_state
 T0 = datetime(2026, 4, 27, 16, 42, tzinfo=timezone.utc)
 THREADS = 8
 EVENTS = 2000
+
+
+def run_threads(work: Callable[[int], None], count: int) -> None:
+    """`work(0)` ... `work(count - 1)`, each on its own thread; returns when all are done."""
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def test_eight_threads_on_one_machine_give_the_exact_revision(bootstrap: dict[str, Any]) -> None:
@@ -33,11 +43,7 @@ def test_eight_threads_on_one_machine_give_the_exact_revision(bootstrap: dict[st
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(work, THREADS)
     assert errors == []
     assert machine.revision == THREADS * EVENTS
 
@@ -57,11 +63,7 @@ def test_errors_are_per_thread(bootstrap: dict[str, Any]) -> None:
             machine.step({"type": "activation_cleared"}, T0)
         messages[worker] = seen
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(work, 4)
     for worker, seen in messages.items():
         assert seen == {f'event.type: unknown event type "bad_{worker}"'}
     assert machine.revision == 4 * 300
@@ -86,10 +88,6 @@ def test_threads_stepping_probe_dicts_count_every_event(bootstrap: dict[str, Any
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(work, THREADS)
     assert errors == []
     assert machine.revision == THREADS * EVENTS

@@ -129,7 +129,11 @@ def _text(value: Any) -> str:
 class _Layout:
     """Key names, script arguments and reply parsing shared by both stores."""
 
-    def __init__(self, name: str, log_retention: int) -> None:
+    def __init__(self, client: Any, name: str, log_retention: int) -> None:
+        self.client = client
+        self._load = client.register_script(LOAD_SCRIPT)
+        self._create = client.register_script(CREATE_SCRIPT)
+        self._commit = client.register_script(COMMIT_SCRIPT)
         self.name = check_name(name)
         self.log_retention = check_retention(log_retention)
         self.state_key = f"{{{self.name}}}:state"
@@ -198,13 +202,11 @@ class RedisStore(_Layout):
     """A machine named `name` in the Redis server behind `client` (a
     `redis.Redis` the host made and owns; `close()` leaves it open)."""
 
+    client: redis.Redis
+
     def __init__(self, client: redis.Redis, *, name: str = DEFAULT_NAME,
                  log_retention: int = DEFAULT_LOG_RETENTION) -> None:
-        super().__init__(name, log_retention)
-        self.client = client
-        self._load = client.register_script(LOAD_SCRIPT)
-        self._create = client.register_script(CREATE_SCRIPT)
-        self._commit = client.register_script(COMMIT_SCRIPT)
+        super().__init__(client, name, log_retention)
 
     def _call(self, script: Any, args: list[Any], *, writing: bool = False) -> Any:
         # EVALSHA directly: redis-py's Script.__call__ costs ~3 us a call on top.
@@ -256,13 +258,11 @@ class AsyncRedisStore(_Layout):
     """`RedisStore` over a `redis.asyncio.Redis` client (the host's);
     watchers subscribe to the commit channel."""
 
+    client: redis.asyncio.Redis
+
     def __init__(self, client: redis.asyncio.Redis, *, name: str = DEFAULT_NAME,
                  log_retention: int = DEFAULT_LOG_RETENTION) -> None:
-        super().__init__(name, log_retention)
-        self.client = client
-        self._load = client.register_script(LOAD_SCRIPT)
-        self._create = client.register_script(CREATE_SCRIPT)
-        self._commit = client.register_script(COMMIT_SCRIPT)
+        super().__init__(client, name, log_retention)
 
     async def _call(self, script: Any, args: list[Any], *, writing: bool = False) -> Any:
         try:
