@@ -21,6 +21,13 @@ Per store:
                     can: per-step latency; the note gives commits/s and retries/step
 - idle              4 workers probing every 5 s (simulated clock) with fail2ban
                     steady: commits (= store writes) per day, extrapolated
+- bare read         the store's bare read, for the session cache: Redis `GET` of
+                    a small key; SQLite a one-row SELECT by primary key (a plain
+                    connection to the same file)
+- session hit/miss  one `get` of the store's shared session cache (sessions.py),
+                    an entry found / not found; target <= 1.5x the bare read.
+                    Measured interleaved with the bare read (one of each per
+                    round), so that both see the same noise
 
 usage: bench.py [--quick] [--out PATH]   (--quick: tiny counts, no output file; for make test)
 """
@@ -144,6 +151,50 @@ def idle(barrier: Any, spec: StoreSpec, probes: int) -> dict[str, int]:
     return {"commits": machine.stats.commits, "unchanged": machine.stats.unchanged}
 
 
+def session_lookups(spec: StoreSpec, count: int) -> tuple[list[int], list[int], list[int]]:
+    """The store's bare read, a session-cache hit and a miss, one of each
+    per round (samples in ns)."""
+    from datetime import timedelta
+
+    from bangui_state.shared import CachedSession, session_cache_for
+
+    machine = StoreSpec(spec.kind, spec.where, spec.name + "-sessions").machine()
+    cache = session_cache_for(machine)
+    now = at(0)
+    session = CachedSession("alice", now + timedelta(days=1), {})
+    token, absent = "t-" + "a" * 43, "t-" + "b" * 43  # the length of secrets.token_urlsafe(32)
+    assert cache.get_or_load(token, lambda: session, now) == session
+    if spec.kind == "redis":
+        client = machine.store.client  # type: ignore[attr-defined]
+        client.set("bench:small", "x" * 16)
+
+        def bare(_: int) -> None:
+            client.get("bench:small")
+    else:
+        db = sqlite3.connect(spec.where, isolation_level=None)
+        db.execute("CREATE TABLE IF NOT EXISTS bench_read (id INTEGER PRIMARY KEY, value TEXT)")
+        db.execute("INSERT OR REPLACE INTO bench_read VALUES (1, 'x')")
+
+        def bare(_: int) -> None:
+            db.execute("SELECT value FROM bench_read WHERE id = ?", (1,)).fetchone()
+
+    def hit(_: int) -> None:
+        cache.get(token, now)
+
+    def miss(_: int) -> None:
+        cache.get(absent, now)
+
+    reads: list[int] = []
+    hits: list[int] = []
+    misses: list[int] = []
+    for _ in range(max(1, count // 100)):  # rounds of 100: warm caches, same noise for all three
+        reads += timed(bare, 100)
+        hits += timed(hit, 100)
+        misses += timed(miss, 100)
+    assert cache.get(token, now) == session and cache.get(absent, now) is None
+    return reads, hits, misses
+
+
 def bench_store(spec: StoreSpec, quick: bool) -> list[dict[str, Any]]:
     count = 30 if quick else 3000
     per_worker = 20 if quick else 500
@@ -176,6 +227,9 @@ def bench_store(spec: StoreSpec, quick: bool) -> list[dict[str, Any]]:
     per_day = steady_writes * 86_400 / simulated_s
     if_committed = IDLE_WORKERS * 86_400 // IDLE_PERIOD_S
 
+    reads, hits, misses = session_lookups(spec, count)
+    bare_read, hit, miss = statistics.median(reads), statistics.median(hits), statistics.median(misses)
+
     kind = spec.kind
     ratio = step / round_trip
     return [
@@ -198,6 +252,12 @@ def bench_store(spec: StoreSpec, quick: bool) -> list[dict[str, Any]]:
          "note": f"{per_day:.0f} store writes/day ({writes} commits in {IDLE_WORKERS}x{idle_probes} probes over "
                  f"{simulated_s} simulated s, the first one fail2ban coming online; committing every probe would "
                  f"be {if_committed:,} writes/day); reads: {if_committed:,}/day"},
+        {"name": f"{kind}: bare read (the session cache's reference)", "median_ns": bare_read,
+         "note": "Redis GET of a small key" if kind == "redis" else "one-row SELECT by primary key"},
+        {"name": f"{kind}: session cache lookup, hit", "median_ns": hit,
+         "note": f"{hit / bare_read:.2f}x the bare read (target <= 1.5x)", "ratio_to_read": hit / bare_read},
+        {"name": f"{kind}: session cache lookup, miss", "median_ns": miss,
+         "note": f"{miss / bare_read:.2f}x the bare read (target <= 1.5x)", "ratio_to_read": miss / bare_read},
     ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from shared_support import BOOTSTRAP, REPO_ROOT, RedisServer, StoreSpec, at, redis_server, spec  # noqa: F401
 
-from bangui_state import InvalidInstantError, Machine, parse_instant
+from bangui_state import InvalidInstantError, Machine, NotJsonError, parse_instant
 from bangui_state.shared import (
     BootstrapMismatchError,
     CommitConflictError,
@@ -71,6 +71,20 @@ def test_a_rejected_event_changes_nothing(spec: StoreSpec) -> None:
     assert machine.state_json() == before and machine.commits(0) == []
     machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
     assert machine.revision() == 1
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({1, 2}, "event.overrides.x: a set has no JSON form"),
+    (float("inf"), "event.overrides.x: inf is not a JSON number"),
+    ("\ud800", "event.overrides.x: lone surrogate U+D800"),
+])
+def test_a_value_with_no_json_form_is_refused_naming_its_path(spec: StoreSpec, value: object, message: str) -> None:
+    machine = spec.machine()
+    before = machine.state_json()
+    with pytest.raises(NotJsonError) as refused:
+        machine.step({"type": "settings_updated", "overrides": {"x": value}}, at(0))
+    assert str(refused.value).startswith(message)
+    assert machine.state_json() == before and machine.commits(0) == []
 
 
 def test_a_now_in_seconds_is_refused_as_machine_refuses_it(spec: StoreSpec) -> None:

@@ -7,7 +7,8 @@
 
 `SqliteStore` (standard library, one host) and `RedisStore` (redis-py, the
 `bangui-state[redis]` extra; any number of hosts), each with an asyncio twin
-for `AsyncSharedMachine`. See the README's "Many workers" and
+for `AsyncSharedMachine`. `session_cache_for(machine)` is a session cache kept
+in the same store (sessions.py). See the README's "Many workers" and
 docs/shared-stores.md for the guarantees and the store layout.
 """
 from __future__ import annotations
@@ -23,11 +24,21 @@ from .errors import (
     StoreStateMissingError,
     StoreUnavailableError,
 )
-from .machine import PER_PROCESS_EFFECTS, AsyncSharedMachine, SharedMachine, Stats, format_instant
+from .machine import (
+    PER_PROCESS_EFFECTS,
+    AsyncSharedMachine,
+    SessionCacheSettings,
+    SharedMachine,
+    Stats,
+    format_instant,
+)
+from .sessions import AsyncSessionCache, CachedSession, SessionCache, session_cache_for
 from .sqlite import AsyncSqliteStore, SqliteStore
+from .sqlite_sessions import AsyncSqliteSessionCache, SqliteSessionCache
 from .store import AsyncStore, Commit, Proposal, Snapshot, Store, Subscription
 
 if TYPE_CHECKING:
+    from .redis_sessions import AsyncRedisSessionCache, RedisSessionCache
     from .redis_store import AsyncRedisStore, RedisStore
 
 
@@ -37,23 +48,35 @@ def __getattr__(name: str) -> Any:
         from . import redis_store as _redis_store
 
         return getattr(_redis_store, name)
+    if name in ("RedisSessionCache", "AsyncRedisSessionCache"):
+        from . import redis_sessions as _redis_sessions
+
+        return getattr(_redis_sessions, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
+    "AsyncRedisSessionCache",
     "AsyncRedisStore",
+    "AsyncSessionCache",
     "AsyncSharedMachine",
+    "AsyncSqliteSessionCache",
     "AsyncSqliteStore",
     "AsyncStore",
     "BootstrapMismatchError",
+    "CachedSession",
     "Commit",
     "CommitConflictError",
     "LogTrimmedError",
     "PER_PROCESS_EFFECTS",
     "Proposal",
+    "RedisSessionCache",
     "RedisStore",
+    "SessionCache",
+    "SessionCacheSettings",
     "SharedMachine",
     "Snapshot",
+    "SqliteSessionCache",
     "SqliteStore",
     "Stats",
     "Store",
@@ -63,4 +86,5 @@ __all__ = [
     "StoreUnavailableError",
     "Subscription",
     "format_instant",
+    "session_cache_for",
 ]

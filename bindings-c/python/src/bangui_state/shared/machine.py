@@ -22,13 +22,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 from ..errors import Error
+from .._convert import dumps as _convert_dumps
 from .._convert import micros as _micros
 from ..machine import Machine, Now, ProbeReport, from_unix_micros
 from ..machine import _loads as _loads_output
@@ -49,6 +50,35 @@ PER_PROCESS_EFFECTS = frozenset({"session_cache_replaced"})
 `on_session_cache` hook, rather than only the committing worker."""
 
 DEFAULT_MAX_RETRIES = 100
+
+# Session-cache TTLs beyond this many microseconds (~146,000 years) are
+# capped: an entry never outlives its session anyway, and the cap keeps
+# `now + ttl` within SQLite's 64-bit integers.
+_TTL_MICROS_MAX = 2**62
+
+
+class SessionCacheSettings(NamedTuple):
+    """The session cache a worker's replica says is installed, read by the
+    shared session caches (`bangui_state.shared.sessions`) on every lookup."""
+
+    epoch: int
+    """The snapshot's `cache_epoch`: entries written at another epoch are dead."""
+    kind: str
+    """The state's `session_cache`: "in_memory" or "no_op"."""
+    ttl_micros: int
+    """The effective settings' `session_cache_ttl_seconds` in microseconds
+    (capped; 0 or less when the kind is no_op)."""
+
+
+def _session_cache_settings(snapshot: Snapshot) -> SessionCacheSettings:
+    state = json.loads(snapshot.state_json)
+    settings = state.get("runtime_settings") or state.get("bootstrap_settings") or {}
+    ttl = settings.get("session_cache_ttl_seconds", 0)
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl != ttl:
+        ttl = 0  # the core refuses such settings; a restored state never holds them
+    ttl_micros = _TTL_MICROS_MAX if ttl * 1_000_000 >= _TTL_MICROS_MAX else int(ttl * 1_000_000)
+    return SessionCacheSettings(snapshot.cache_epoch, str(state.get("session_cache")), ttl_micros)
+
 
 _T = TypeVar("_T")
 _MISSING = "<missing>"
@@ -88,6 +118,18 @@ def _dumps(value: Any) -> str:
         except RecursionError:
             pass
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _event_json(event: Mapping[str, Any]) -> str:
+    """The event as JSON text. What has no JSON form (a set, NaN, a lone
+    surrogate, a cycle) is refused as `Machine.step` refuses it: a
+    `NotJsonError` naming the path (`event.overrides.x: ...`)."""
+    try:
+        text = _dumps(event)
+        text.encode("utf-8")  # a lone surrogate passes json, not UTF-8
+        return text
+    except (ValueError, TypeError, RecursionError):
+        return _convert_dumps(event, "event").decode("utf-8")
 
 
 @dataclass
@@ -131,6 +173,7 @@ class _Replica:
         self.description = description
         self.on_session_cache = on_session_cache
         self.snapshot = Snapshot(-1, "", -1)
+        self.cache = SessionCacheSettings(-1, "no_op", 0)
         self.machine: Machine | None = None
         self.dirty = True  # the local machine has moved past the snapshot
 
@@ -154,6 +197,9 @@ class _Replica:
         replaced = initial or snapshot.cache_epoch != self.snapshot.cache_epoch
         self.machine, self.snapshot, self.dirty = machine, snapshot, False
         if replaced:
+            # The settings change only with a commit that replaces the cache
+            # (the contract's settings events), which moves the epoch.
+            self.cache = _session_cache_settings(snapshot)
             self._install_cache()
         return moved
 
@@ -218,6 +264,7 @@ class _Replica:
         self.snapshot = Snapshot(revision, proposal.state_json, epoch)
         self.dirty = False
         if proposal.cache_replaced:
+            self.cache = _session_cache_settings(self.snapshot)
             self._install_cache()
 
     def result_report(self, attempt: _Attempt) -> ProbeReport:
@@ -379,6 +426,11 @@ class _Shared:
         with self._guard:
             return self._replica.local().effective_settings
 
+    def session_cache_settings(self) -> SessionCacheSettings:
+        """The session cache of the last state seen (no I/O): its epoch, kind
+        and TTL, as the shared session caches use them."""
+        return self._replica.cache
+
 
 class SharedMachine(_Shared):
     """A machine shared by worker processes through a `Store` (synchronous).
@@ -419,7 +471,7 @@ class SharedMachine(_Shared):
     def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
         """Applies `event` at `now` and commits it; returns the committed
         step's effects, for this worker to carry out."""
-        event_json, micros = _dumps(event), _micros(now)
+        event_json, micros = _event_json(event), _micros(now)
         return cast(list[Effect], self._run(lambda: self._replica.attempt_step(event_json, micros)).effects)
 
     def health_probe(self, online: bool, version: str | None = None, active_jails: int = 0,
@@ -498,7 +550,7 @@ class AsyncSharedMachine(_Shared):
                                                                  self.max_retries))
 
     async def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
-        event_json, micros = _dumps(event), _micros(now)
+        event_json, micros = _event_json(event), _micros(now)
         return cast(list[Effect], (await self._run(lambda: self._replica.attempt_step(event_json, micros))).effects)
 
     async def health_probe(self, online: bool, version: str | None = None, active_jails: int = 0,
@@ -521,13 +573,14 @@ class AsyncSharedMachine(_Shared):
         await self.refresh()
         return _trace(self.store.description, self._replica.snapshot, await self.store.read_log(0))
 
-    async def watch(self, after_revision: int | None = None, *, poll: float = 1.0) -> AsyncIterator[Commit]:
+    async def watch(self, after_revision: int | None = None, *, poll: float = 1.0) -> AsyncGenerator[Commit, None]:
         """Every commit after `after_revision` (default: this worker's
         revision), in order, without gaps, forever: read from the log after
         each notification (and every `poll` seconds in case one was lost).
         The machine is refreshed before a batch is yielded.
         `LogTrimmedError` if the watcher fell further behind than the log
-        keeps."""
+        keeps. An async generator: `aclose()` it (or leave the loop) to end
+        its subscription."""
         last = self.revision() if after_revision is None else after_revision
         subscription = self.store.subscribe()
         try:
@@ -553,4 +606,5 @@ class AsyncSharedMachine(_Shared):
         return f"<AsyncSharedMachine {self.store.description} revision={self.revision()}>"
 
 
-__all__ = ["AsyncSharedMachine", "PER_PROCESS_EFFECTS", "SharedMachine", "Stats", "format_instant"]
+__all__ = ["AsyncSharedMachine", "PER_PROCESS_EFFECTS", "SessionCacheSettings", "SharedMachine", "Stats",
+           "format_instant"]
