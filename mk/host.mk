@@ -18,7 +18,8 @@ DEMO_LIVE_PORT ?= 8138
 HOST_APT_COMMANDS := fail2ban-server:fail2ban redis-server:redis-server chromium:chromium
 # playwright drives Debian's chromium (no browser download): pinned to the
 # version tested with it, as tests/wasm pins playwright-core.
-HOST_PIP_PACKAGES := "fastapi>=0.110" "uvicorn>=0.30" "redis>=5" "structlog>=23" "httpx>=0.27" pytest mypy "playwright==1.65.2"
+# argon2-cffi hashes the operator's password (Argon2id, OWASP's first choice).
+HOST_PIP_PACKAGES := "fastapi>=0.110" "uvicorn>=0.30" "redis>=5" "structlog>=23" "httpx>=0.27" pytest mypy "playwright==1.65.2" "argon2-cffi>=23.1"
 
 .PHONY: setup-host demo-live test-host
 
@@ -30,7 +31,7 @@ setup-host: python-install
 	  echo "setup-host: installing$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@$(C_PYTHON) -c "import fastapi, uvicorn, redis, structlog, httpx, pytest, mypy, playwright" 2>/dev/null || \
+	@$(C_PYTHON) -c "import fastapi, uvicorn, redis, structlog, httpx, pytest, mypy, playwright, argon2" 2>/dev/null || \
 	  $(C_PYTHON) -m pip install --quiet --disable-pip-version-check $(HOST_PIP_PACKAGES)
 
 demo-live: setup-host wasm-package

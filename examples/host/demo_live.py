@@ -11,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import secrets
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from private_servers import DEFAULT_JAIL, Fail2banServer, RedisServer, stop_grou
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
+DEMO_USER = "admin"
 
 
 def install_package(site: Path) -> Path:
@@ -32,13 +35,25 @@ def install_package(site: Path) -> Path:
     return site
 
 
+def write_password_hash(work: Path, password: str) -> Path:
+    """The operator's password as serve.py takes it: an Argon2 hash in a file."""
+    from auth import hash_password
+
+    path = work / "operator.hash"
+    path.write_text(hash_password(password) + "\n")
+    return path
+
+
 def start_app(fail2ban_socket: Path, work: Path, *, port: int, workers: int, probe_interval: float,
-              package_dir: Path, redis_url: str | None = None, log_file: Path | None = None,
-              log_level: str = "debug") -> subprocess.Popen[bytes]:
-    """serve.py in its own process group (so stopping it stops its workers too)."""
+              package_dir: Path, password_hash_file: Path, redis_url: str | None = None,
+              log_file: Path | None = None, log_level: str = "debug",
+              options: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """serve.py in its own process group (so stopping it stops its workers too);
+    `options` are more of serve.py's."""
     command = [sys.executable, str(HERE / "serve.py"), "--fail2ban-socket", str(fail2ban_socket),
                "--sqlite", str(work / "bangui-state.sqlite3"), "--port", str(port), "--workers", str(workers),
-               "--probe-interval", str(probe_interval), "--package-dir", str(package_dir), "--log-level", log_level]
+               "--probe-interval", str(probe_interval), "--package-dir", str(package_dir), "--log-level", log_level,
+               "--user", DEMO_USER, "--password-hash-file", str(password_hash_file), *options]
     if redis_url:
         command += ["--redis", redis_url]
     out = open(log_file, "ab") if log_file else None
@@ -56,8 +71,12 @@ def wait_until_serving(url: str, app: subprocess.Popen[bytes], timeout: float = 
         if app.poll() is not None:
             raise RuntimeError(f"the app exited with status {app.returncode}")
         try:
-            with urllib.request.urlopen(f"{url}api/state", timeout=2):
+            with urllib.request.urlopen(f"{url}api/session", timeout=2):
                 return
+        except urllib.error.HTTPError as refused:
+            if refused.code == 401:  # serving, and asking who we are
+                return
+            time.sleep(0.2)
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"the app did not answer at {url} within {timeout} s")
@@ -80,12 +99,14 @@ def main() -> None:
             fail2ban.start()
             if redis:
                 redis.start()
+            password = secrets.token_urlsafe(9)
             app = start_app(fail2ban.socket, work, port=args.port, workers=args.workers,
                             probe_interval=args.probe_interval, package_dir=site,
+                            password_hash_file=write_password_hash(work, password),
                             redis_url=redis.url if redis else None, log_level="info")
             url = f"http://127.0.0.1:{args.port}/"
             wait_until_serving(url, app)
-            print(f"\ndemo-live: the dashboard is at {url}\n"
+            print(f"\ndemo-live: the dashboard is at {url}  (user {DEMO_USER}, password {password})\n"
                   f"  fail2ban-server (pid {fail2ban.process.pid if fail2ban.process else '?'}) on {fail2ban.socket}, "
                   f"jail {DEFAULT_JAIL}; {args.workers} workers on {'Redis' if redis else 'SQLite'}, "
                   f"probing every {args.probe_interval} s; their log lines (info and up) follow.\n"

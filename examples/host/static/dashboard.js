@@ -4,6 +4,8 @@
 // rules as the workers, so its state is the server's without asking again.
 // It says "in sync at revision N" only while that holds, checked against
 // /api/state every CHECK_EVERY revisions and after every (re)connection.
+// Every /api/ call needs a session: without one (or once it ends, on any
+// worker) the page shows the login form.
 import { Machine } from 'bangui-state';
 
 const CHECK_EVERY = 5;
@@ -24,10 +26,73 @@ function canonical(value) {
   return JSON.stringify(value);
 }
 
+class LoggedOut extends Error {}
+
 async function fetchState() {
   const response = await fetch('/api/state', { cache: 'no-store' });
+  if (response.status === 401) throw new LoggedOut('the session ended');
   if (!response.ok) throw new Error(`/api/state: HTTP ${response.status}`);
   return response.json();
+}
+
+/** The login form in place of the dashboard: no session, or it ended (a logout on any worker, expiry). */
+function showLogin(message = '') {
+  source?.close();
+  source = null;
+  machine?.free();
+  machine = null;
+  $('dashboard').hidden = true;
+  $('logout').hidden = true;
+  $('who').hidden = true;
+  $('sync').hidden = true;
+  $('login-panel').hidden = false;
+  $('login-error').textContent = message;
+  $('login-error').hidden = message === '';
+  document.body.dataset.view = 'login';
+  $('login-user').focus();
+}
+
+async function showDashboard() {
+  const response = await fetch('/api/session', { cache: 'no-store' });
+  if (response.status === 401) {
+    showLogin();
+    return;
+  }
+  const { user } = await response.json();
+  $('login-panel').hidden = true;
+  $('dashboard').hidden = false;
+  $('sync').hidden = false;
+  $('who').textContent = `logged in as ${user}`;
+  $('who').hidden = false;
+  $('logout').hidden = false;
+  document.body.dataset.view = 'dashboard';
+  await restart();
+}
+
+async function login(event) {
+  event.preventDefault();
+  const response = await fetch('/api/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: $('login-user').value, password: $('login-password').value }),
+  });
+  $('login-password').value = '';
+  if (response.ok) {
+    await showDashboard();
+    return;
+  }
+  if (response.status === 401) showLogin('Wrong user name or password.');
+  else if (response.status === 429) {
+    showLogin(`Too many failed logins: try again in ${response.headers.get('retry-after') ?? 'a few'} s.`);
+  } else {
+    const { error } = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+    showLogin(`Login failed: ${error}`);
+  }
+}
+
+async function logout() {
+  await fetch('/api/logout', { method: 'POST' });
+  showLogin();
 }
 
 function setSync(what, detail = '') {
@@ -49,6 +114,7 @@ async function check() {
   if (sync !== 'out-of-sync') setSync('checking');
   try {
     const { state } = await fetchState();
+    if (machine === null) return; // logged out meanwhile
     if (state.revision < machine.revision) {
       setTimeout(check, 200); // that worker had not seen the newest commit yet: ask again
       return;
@@ -56,7 +122,8 @@ async function check() {
     serverStates.set(state.revision, state);
     compareReached();
   } catch (error) {
-    setSync('reconnecting', String(error));
+    if (error instanceof LoggedOut) showLogin('Your session ended: log in again.');
+    else setSync('reconnecting', String(error));
   }
 }
 
@@ -81,6 +148,7 @@ function listen() {
   source = new EventSource(`/api/events?after=${machine.revision}`);
   source.addEventListener('commit', onCommit);
   source.addEventListener('resync', () => restart()); // the log no longer reaches back to our revision
+  source.addEventListener('logged-out', () => showLogin('Your session ended: log in again.'));
   source.addEventListener('open', () => {
     document.body.dataset.connections = String(Number(document.body.dataset.connections ?? 0) + 1);
     check();
@@ -102,7 +170,12 @@ async function restart() {
     $('effects').replaceChildren();
     listen();
     render();
+    document.body.dataset.ready = 'true';
   } catch (error) {
+    if (error instanceof LoggedOut) {
+      showLogin('Your session ended: log in again.');
+      return;
+    }
     setSync('reconnecting', String(error));
     setTimeout(restart, 1000);
   }
@@ -133,7 +206,9 @@ async function act(method, url, body) {
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (!response.ok) {
+  if (response.status === 401) {
+    showLogin('Your session ended: log in again.');
+  } else if (!response.ok) {
     const { error } = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
     $('error').textContent = error;
     $('error').hidden = false;
@@ -207,7 +282,8 @@ $('activate-jail').addEventListener('click', () =>
 $('session-cache-enabled').addEventListener('change', (e) =>
   act('PUT', '/api/settings', { session_cache_enabled: e.target.checked }));
 $('dismiss').addEventListener('click', () => act('DELETE', '/api/recovery'));
+$('login-form').addEventListener('submit', login);
+$('logout').addEventListener('click', logout);
 setInterval(() => machine && renderCountdown(machine.state()), 100);
 
-await restart();
-document.body.dataset.ready = 'true';
+await showDashboard();

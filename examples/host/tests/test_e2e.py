@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROBE_INTERVAL, STORES, WORKERS, Stack, wait_for
+from conftest import PASSWORD, PROBE_INTERVAL, STORES, USER, WORKERS, Stack, wait_for
 from demo_live import ROOT
 
 JAIL = "crashy"
@@ -142,7 +142,14 @@ def test_the_dashboard_shows_the_story_live(stacks: dict[str, Stack], tmp_path: 
             page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text} ({msg.location['url']})")
                     if msg.type == "error" else None)
             page.goto(stack.url)
+            page.wait_for_selector('body[data-view="login"]', timeout=30_000)
+            page.fill("#login-user", USER)
+            page.fill("#login-password", PASSWORD)
+            page.click("#login-submit")
             page.wait_for_selector('body[data-ready="true"]', timeout=30_000)
+            # Before the login, the page's one question (GET /api/session) was answered 401, as it should.
+            assert [p for p in problems if "401 (Unauthorized)" not in p or "/api/session" not in p] == []
+            problems.clear()
             sync, banner, text = page.locator("#sync"), page.locator("#banner"), page.locator("#banner-text")
             in_sync = re.compile(r"^in sync at revision \d+$")
             expect(sync).to_have_text(in_sync)
