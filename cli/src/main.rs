@@ -19,7 +19,7 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bangui_state_core::{ErrorKind, Trace};
+use bangui_state_core::{ErrorKind, Trace, syntax_error_words};
 use serde_json::Value;
 
 /// The bundled example: BanGUI's crash-and-recovery story.
@@ -201,15 +201,11 @@ fn read_trace(line: usize, bytes: &[u8]) -> Result<Trace, LineError> {
         Err(error) => Err(match serde_json::from_str::<Value>(text) {
             // serde_json's message ends "at line 1 column C": the line is the
             // file's, given once, and the column is kept.
-            Err(syntax) if error.kind() == ErrorKind::InvalidJson => {
-                let full = syntax.to_string();
-                let location = format!(" at line {} column {}", syntax.line(), syntax.column());
-                LineError {
-                    line,
-                    column: Some(syntax.column()),
-                    message: format!("invalid JSON: {}", full.strip_suffix(&location).unwrap_or(&full)),
-                }
-            }
+            Err(syntax) if error.kind() == ErrorKind::InvalidJson => LineError {
+                line,
+                column: Some(syntax.column()),
+                message: format!("invalid JSON: {}", syntax_error_words(&syntax)),
+            },
             _ => LineError {
                 line,
                 column: None,
@@ -268,10 +264,21 @@ fn replay_all(
     if !json && traces + not_traces > 1 {
         writeln!(
             out,
-            "\nreplayed {traces} traces ({steps} steps, {rejected} rejected); {not_traces} lines were not traces"
+            "\nreplayed {} ({}, {rejected} rejected); {}",
+            counted(traces, "trace", "traces"),
+            counted(steps, "step", "steps"),
+            match not_traces {
+                1 => "1 line was not a trace".to_string(),
+                n => format!("{n} lines were not traces"),
+            }
         )?;
     }
     Ok(())
+}
+
+/// "1 trace", "2 traces".
+fn counted(count: usize, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
 }
 
 #[cfg(test)]
@@ -470,6 +477,48 @@ mod tests {
     }
 
     #[test]
+    fn a_step_with_a_bad_time_and_a_bad_event_reports_both_and_the_start_shows_the_settings() {
+        let input = br#"{"bootstrap": {"session_cache_enabled": true, "session_cache_ttl_seconds": 1, "database_path": "x.db"}, "steps": [{"now": "bad", "event": {"type": "nope"}}]}"#;
+        let (timeline, errors) = run(input, false);
+        assert_eq!(errors, "");
+        assert!(
+            timeline.contains(
+                "  bootstrap settings: {\"database_path\":\"x.db\",\"session_cache_enabled\":true,\"session_cache_ttl_seconds\":1}"
+            ),
+            "{timeline}"
+        );
+        assert!(
+            timeline.contains("(invalid time)  step 1  (invalid event) {\"type\":\"nope\"}"),
+            "{timeline}"
+        );
+        assert!(
+            timeline.contains("      rejected  now: expected an RFC 3339 instant"),
+            "{timeline}"
+        );
+        assert!(
+            timeline.contains("      and       event.type: unknown event type \"nope\""),
+            "{timeline}"
+        );
+    }
+
+    #[test]
+    fn json_syntax_errors_say_what_was_expected() {
+        for (text, words) in [
+            ("trux", "expected a value such as true, false or null"),
+            (
+                "[1, ?]",
+                "expected a value (an object, array, string, number, true, false or null)",
+            ),
+            ("{1: 2}", "expected a key in double quotes"),
+            ("{} x", "unexpected text after the value"),
+            ("[1", "EOF while parsing a list"),
+        ] {
+            let error = serde_json::from_str::<Value>(text).unwrap_err();
+            assert_eq!(syntax_error_words(&error), words, "{text}");
+        }
+    }
+
+    #[test]
     fn the_timeline_reports_a_malformed_line_once_and_goes_on() {
         let input = format!("not json\n?\n{STORY}");
         let mut bytes = input.into_bytes();
@@ -478,7 +527,7 @@ mod tests {
         assert_eq!(errors, "", "the timeline is the one place");
         assert_eq!(
             timeline
-                .matches("line 1, column 2: invalid JSON: expected ident")
+                .matches("line 1, column 2: invalid JSON: expected a value such as true, false or null")
                 .count(),
             1,
             "{timeline}"
@@ -494,7 +543,7 @@ mod tests {
         assert!(
             timeline
                 .trim_end()
-                .ends_with("replayed 1 traces (8 steps, 0 rejected); 2 lines were not traces")
+                .ends_with("replayed 1 trace (8 steps, 0 rejected); 2 lines were not traces")
         );
     }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use bangui_state_core::{
-    ACTIVATION_CRASH_WINDOW_MICROS, DeadlineReason, Effect, Instant, LogLevel, MICROS_PER_SECOND,
+    ACTIVATION_CRASH_WINDOW_MICROS, DeadlineReason, Effect, Event, Instant, LogLevel, MICROS_PER_SECOND,
     PROBE_IN_FLIGHT_MICROS, StepOutput, Trace, micros_to_seconds,
 };
 use serde_json::Value;
@@ -17,6 +17,8 @@ pub fn print(title: &str, trace: &Trace, outputs: &[StepOutput], out: &mut impl 
     }
     let mut before = trace.initial.to_value();
     writeln!(out, "  start: {}", describe_state(&before))?;
+    // Every key the steps may show later (database_path, ...) comes from here.
+    writeln!(out, "  bootstrap settings: {}", before["bootstrap_settings"])?;
     let raw_steps = &trace.steps;
     for (index, output) in outputs.iter().enumerate() {
         let when = output
@@ -33,7 +35,19 @@ pub fn print(title: &str, trace: &Trace, outputs: &[StepOutput], out: &mut impl 
         writeln!(out, "\n  {when}  step {}  {what}", index + 1)?;
         let after = output.state.to_value();
         match &output.result {
-            Err(error) => writeln!(out, "      rejected  {error} (state unchanged)")?,
+            Err(error) => {
+                writeln!(out, "      rejected  {error} (state unchanged)")?;
+                // The result names the time's error first; the event's own, if any, too.
+                if output.now.is_none() {
+                    if let Some(Err(event_error)) = raw_steps
+                        .get(index)
+                        .and_then(|step| step.get("event"))
+                        .map(Event::from_value)
+                    {
+                        writeln!(out, "      and       {event_error}")?;
+                    }
+                }
+            }
             Ok(effects) => {
                 for effect in effects {
                     writeln!(out, "      {}", describe_effect(effect))?;
@@ -66,10 +80,18 @@ pub fn print(title: &str, trace: &Trace, outputs: &[StepOutput], out: &mut impl 
 /// What happens at a deadline, in words.
 fn explain(reason: DeadlineReason, state: &Value) -> String {
     let jail = state["last_activation"]["jail_name"].as_str().unwrap_or("?");
+    let window = ACTIVATION_CRASH_WINDOW_MICROS / MICROS_PER_SECOND;
+    let recovery = &state["pending_recovery"];
     match reason {
+        // The window stays open after a crash was blamed: a second crash in it
+        // (after fail2ban came back) is blamed on the jail again.
+        DeadlineReason::CrashWindowCloses if recovery["jail_name"].as_str() == Some(jail) => format!(
+            "the {window} s crash window after activating {jail} closes; {jail} is already blamed for the crash \
+             detected at {}, and another crash before then would be blamed on it again",
+            recovery["detected_at"].as_str().unwrap_or("?")
+        ),
         DeadlineReason::CrashWindowCloses => format!(
-            "the {} s crash window after activating {jail} closes; a crash detected later is not blamed on it",
-            ACTIVATION_CRASH_WINDOW_MICROS / MICROS_PER_SECOND
+            "the {window} s crash window after activating {jail} closes; a crash detected later is not blamed on it"
         ),
         DeadlineReason::ProbeGoesStale => format!(
             "the backend probe in flight goes stale ({} s); a request then starts a new one",

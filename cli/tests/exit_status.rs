@@ -65,7 +65,7 @@ fn malformed_lines_from_stdin_are_reported_and_exit_0() {
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         [
-            "[{\"error\":\"line 1, column 2: invalid JSON: expected ident\"}]",
+            "[{\"error\":\"line 1, column 2: invalid JSON: expected a value such as true, false or null\"}]",
             "[]"
         ]
     );

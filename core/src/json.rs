@@ -5,7 +5,7 @@
 //! no allocation for error reporting.
 
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use core::fmt;
 use serde_json::{Map, Value};
 
@@ -108,7 +108,32 @@ pub(crate) fn parse_text(text: &str) -> Result<Value, Error> {
     let parsed = exact::from_str(text);
     #[cfg(not(feature = "exact-numbers"))]
     let parsed = serde_json::from_str(text);
-    parsed.map_err(|e| Error::new(ErrorKind::InvalidJson, "", format!("invalid JSON: {e}")))
+    parsed.map_err(|e| {
+        let message = format!(
+            "invalid JSON: {} at line {} column {}",
+            syntax_error_words(&e),
+            e.line(),
+            e.column()
+        );
+        Error::new(ErrorKind::InvalidJson, "", message)
+    })
+}
+
+/// What a JSON parser error says, in words a reader of the input understands,
+/// without its position (`line()` and `column()` give it). serde_json's own
+/// words for a few errors are parser jargon ("expected ident"): those are
+/// said again as what was expected.
+pub fn syntax_error_words(error: &serde_json::Error) -> String {
+    let full = error.to_string();
+    let location = format!(" at line {} column {}", error.line(), error.column());
+    let words = full.strip_suffix(location.as_str()).unwrap_or(&full);
+    match words {
+        "expected ident" => "expected a value such as true, false or null".into(),
+        "expected value" => "expected a value (an object, array, string, number, true, false or null)".into(),
+        "key must be a string" => "expected a key in double quotes".into(),
+        "trailing characters" => "unexpected text after the value".into(),
+        other => other.into(),
+    }
 }
 
 /// JSON text to `Value` with serde_json's `arbitrary_precision`, without its

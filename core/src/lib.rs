@@ -71,7 +71,7 @@ pub use effect::{Effect, Log, LogLevel};
 pub use error::{Error, ErrorKind};
 pub use event::{EVENT_TYPES, Event};
 pub use instant::{Instant, MICROS_PER_SECOND, micros_to_seconds};
-pub use json::MAX_PASS_THROUGH_DEPTH;
+pub use json::{MAX_PASS_THROUGH_DEPTH, syntax_error_words};
 pub use settings::{
     SESSION_CACHE_ENABLED, SESSION_CACHE_TTL_SECONDS, SessionCacheKind, Settings, SettingsOverrides,
 };
