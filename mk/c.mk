@@ -51,8 +51,9 @@ setup-c:
 
 # build (PyPA): tests/test_sdist.py builds the sdist, then a wheel from it; mypy: --strict on the package.
 setup-python: setup-c
-	@$(C_PYTHON) -c "import cffi, pytest, structlog, build, mypy" 2>/dev/null || \
-	  $(C_PYTHON) -m pip install --quiet --disable-pip-version-check "cffi>=1.15" pytest structlog build mypy
+	@$(C_PYTHON) -c "import cffi, pytest, structlog, build, mypy, hypothesis, pydantic, starlette" 2>/dev/null || \
+	  $(C_PYTHON) -m pip install --quiet --disable-pip-version-check "cffi>=1.15" pytest structlog build mypy \
+	    hypothesis pydantic starlette
 
 lib-c:
 	$(CARGO) build --release -p bangui-state-c
@@ -143,6 +144,7 @@ test-python: python-install
 	cd bindings-c/python && $(C_PYTHON) -m mypy --strict src/bangui_state
 	cd bindings-c/python && BANGUI_STATE_VECTORS="$(abspath $(C_VECTORS))" $(C_PYTHON) -m pytest -q tests ../../examples/python
 	BANGUI_STATE_LIB= $(C_PYTHON) bench/python/bench.py --quick > /dev/null
+	BANGUI_STATE_LIB= $(C_PYTHON) bench/python/runtime_state.py --quick > /dev/null
 
 ## Benchmarks (not tests): make bench runs them, bench/report.py reads target/bench/*.json.
 BENCH_OUT := $(C_TARGET_DIR)/bench
@@ -158,3 +160,4 @@ bench-c: bench-c-program
 bench-python: python-install
 	mkdir -p $(BENCH_OUT)
 	BANGUI_STATE_LIB= $(C_PYTHON) bench/python/bench.py --out $(BENCH_OUT)/python.json
+	BANGUI_STATE_LIB= $(C_PYTHON) bench/python/runtime_state.py --out $(BENCH_OUT)/runtime_state.json
