@@ -167,6 +167,14 @@ def main() -> int:
             "missing" if ratio_to_trip is None else f"{ratio_to_trip:.2f}×",
             check(None if ratio_to_trip is None else ratio_to_trip <= 1.5),
         ))
+    for store in ("sqlite", "redis"):
+        for outcome in ("hit", "miss"):
+            to_read = row(results, "shared", f"{store}: session cache lookup, {outcome}", "ratio_to_read")
+            targets.append((
+                f"shared {store} session cache: a lookup ({outcome}) ≤ 1.5× the store's bare read",
+                "missing" if to_read is None else f"{to_read:.2f}×",
+                check(None if to_read is None else to_read <= 1.5),
+            ))
     for data in results.values():  # targets a host's benchmark judged itself
         for target in data.get("targets", []):
             targets.append((target["target"], target["measured"], check(target["met"])))
