@@ -4,6 +4,7 @@
 #
 #   make demo-live   a private fail2ban-server and the app with 4 workers on
 #                    SQLite at http://127.0.0.1:$(DEMO_LIVE_PORT)/; Ctrl-C stops both
+#   make bench-host  the host under load against fail2ban alone (bench/host/load.py)
 #   make test-host   the end-to-end tests: a private fail2ban-server and the app
 #                    with 4 workers, on SQLite and on Redis, and headless
 #                    Chromium on the dashboard (screenshots: target/host/dashboard*.png)
@@ -12,6 +13,7 @@
 # redis-server and chromium, and the Python packages the app and tests use.
 
 TEST_TARGETS += test-host
+BENCH_TARGETS += bench-host
 
 DEMO_LIVE_PORT ?= 8138
 # command:Debian package (Node and npm come with wasm-setup)
@@ -21,7 +23,7 @@ HOST_APT_COMMANDS := fail2ban-server:fail2ban redis-server:redis-server chromium
 # argon2-cffi hashes the operator's password (Argon2id, OWASP's first choice).
 HOST_PIP_PACKAGES := "fastapi>=0.110" "uvicorn>=0.30" "redis>=5" "structlog>=23" "httpx>=0.27" pytest mypy "playwright==1.65.2" "argon2-cffi>=23.1"
 
-.PHONY: setup-host demo-live test-host
+.PHONY: setup-host demo-live test-host bench-host
 
 setup-host: python-install
 	@missing=""; for pair in $(HOST_APT_COMMANDS); do \
@@ -40,3 +42,10 @@ demo-live: setup-host wasm-package
 test-host: setup-host wasm-package
 	cd examples/host && $(C_PYTHON) -m mypy --strict --cache-dir ../../target/host/mypy-cache *.py tests/*.py
 	cd examples/host && timeout 600 $(C_PYTHON) -m pytest -q -s -p no:cacheprovider tests
+	# The load benchmark is not a test: a short run, to keep it working.
+	timeout 300 $(C_PYTHON) bench/host/load.py --quick > /dev/null
+
+## bench-host: 200 activations 20 at a time and 50 one at a time, against fail2ban
+## directly and through the host (SQLite, Redis) -> target/bench/host.json
+bench-host: setup-host wasm-package
+	timeout 900 $(C_PYTHON) bench/host/load.py --out target/bench/host.json

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""The reference host under load, against fail2ban alone, in one run.
+
+For each way in (fail2ban directly over its socket, the host on SQLite, the
+host on Redis), on a fresh private fail2ban-server each time:
+- 200 jail activations (`add NAME polling` + `start NAME`), 20 at a time;
+- 50 activations one at a time.
+Directly, the clients are asyncio tasks using the host's own
+`fail2ban_client.py`; through the host, one pooled `httpx.AsyncClient`
+logged in once, calling `POST /api/jails/{name}/activate` on 4 uvicorn workers.
+
+    python3 bench/host/load.py [--quick] [--out target/bench/host.json]
+
+`--quick` (make test's smoke): 20 activations 5 at a time and 5 one at a time,
+SQLite only, no output file. Every process started is stopped, pass or fail.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = ROOT / "examples" / "host"
+sys.path.insert(0, str(HOST))
+
+import httpx  # noqa: E402
+
+from demo_live import DEMO_USER, install_package, start_app, wait_until_serving, write_password_hash  # noqa: E402
+from fail2ban_client import Fail2banClient  # noqa: E402
+from private_servers import Fail2banServer, RedisServer, stop_group  # noqa: E402
+
+PASSWORD = "load-test password"
+WORKERS = 4
+
+
+@dataclass
+class Run:
+    """One batch: how long it took and each activation's latency (ns)."""
+
+    seconds: float
+    latencies: list[int]
+
+    @property
+    def per_second(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
+
+
+async def batch(activate: Callable[[str], Awaitable[None]], names: list[str], concurrency: int) -> Run:
+    latencies: list[int] = []
+    queue = list(reversed(names))
+
+    async def client() -> None:
+        while queue:
+            name = queue.pop()
+            started = time.perf_counter_ns()
+            await activate(name)
+            latencies.append(time.perf_counter_ns() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return Run(time.perf_counter() - started, latencies)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def direct(work: Path, counts: tuple[int, int, int]) -> tuple[Run, Run]:
+    total, concurrency, sequential = counts
+    fail2ban = Fail2banServer(work / "fail2ban")
+    try:
+        fail2ban.start()
+        client = Fail2banClient(str(fail2ban.socket), timeout=10)
+        together = await batch(client.activate_jail, [f"load-{n}" for n in range(total)], concurrency)
+        one_by_one = await batch(client.activate_jail, [f"seq-{n}" for n in range(sequential)], 1)
+        return together, one_by_one
+    finally:
+        fail2ban.stop()
+
+
+async def through_host(work: Path, store: str, counts: tuple[int, int, int], package_dir: Path) -> tuple[Run, Run]:
+    total, concurrency, sequential = counts
+    work.mkdir(parents=True, exist_ok=True)
+    fail2ban = Fail2banServer(work / "fail2ban")
+    redis = RedisServer(work / "redis") if store == "redis" else None
+    app = None
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        fail2ban.start()
+        if redis:
+            redis.start()
+        app = start_app(fail2ban.socket, work, port=port, workers=WORKERS, probe_interval=5.0,
+                        package_dir=package_dir, password_hash_file=write_password_hash(work, PASSWORD),
+                        redis_url=redis.url if redis else None, log_file=work / "app.log", log_level="warning")
+        wait_until_serving(f"{url}/", app)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=url, headers={"origin": url}, limits=limits, timeout=30) as http:
+            (await http.post("/api/login", json={"user": DEMO_USER, "password": PASSWORD})).raise_for_status()
+
+            async def activate(name: str) -> None:
+                response = await http.post(f"/api/jails/{name}/activate")
+                if response.status_code != 200:
+                    raise RuntimeError(f"activate {name}: {response.status_code} {response.text}")
+
+            together = await batch(activate, [f"load-{n}" for n in range(total)], concurrency)
+            one_by_one = await batch(activate, [f"seq-{n}" for n in range(sequential)], 1)
+            return together, one_by_one
+    finally:
+        stop_group(app)
+        fail2ban.stop()
+        if redis:
+            redis.stop()
+
+
+def rows(way: str, together: Run, one_by_one: Run, concurrency: int) -> list[dict[str, object]]:
+    return [
+        {"name": f"{way}: {len(together.latencies)} activations, {concurrency} at a time, p50",
+         "median_ns": together.percentile(0.5),
+         "note": f"{together.per_second:,.0f} activations/s; p99 {together.percentile(0.99) / 1e6:.1f} ms"},
+        {"name": f"{way}: {len(one_by_one.latencies)} activations one at a time, p50",
+         "median_ns": one_by_one.percentile(0.5),
+         "note": f"p99 {one_by_one.percentile(0.99) / 1e6:.1f} ms"},
+    ]
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    counts = (20, 5, 5) if args.quick else (200, 20, 50)
+    stores = ("sqlite",) if args.quick else ("sqlite", "redis")
+    package_dir = install_package(ROOT / "target" / "host" / "bench-site")
+    results: dict[str, tuple[Run, Run]] = {}
+    with tempfile.TemporaryDirectory(prefix="bangui-host-load-") as tmp:
+        results["fail2ban directly"] = await direct(Path(tmp) / "direct", counts)
+        for store in stores:
+            results[f"through the host ({store})"] = await through_host(Path(tmp) / store, store, counts,
+                                                                          package_dir)
+    direct_together, direct_sequential = results["fail2ban directly"]
+    table: list[dict[str, object]] = []
+    targets: list[dict[str, object]] = []
+    for way, (together, one_by_one) in results.items():
+        table += rows(way, together, one_by_one, counts[1])
+        if way == "fail2ban directly":
+            continue
+        share = together.per_second / direct_together.per_second
+        added_ms = (one_by_one.percentile(0.5) - direct_sequential.percentile(0.5)) / 1e6
+        targets.append({"target": f"host {way.split('(')[1][:-1]}: ≥ 50 % of fail2ban's throughput at "
+                                  f"{counts[1]} clients", "measured": f"{share:.0%} (host / direct)",
+                        "met": share >= 0.5})
+        targets.append({"target": f"host {way.split('(')[1][:-1]}: ≤ 1 ms added to a sequential activation (p50)",
+                        "measured": f"{added_ms:+.2f} ms", "met": added_ms <= 1.0})
+    for row in table:
+        print(f"{row['name']}: {float(row['median_ns']) / 1e6:.2f} ms ({row['note']})")  # type: ignore[arg-type]
+    for target in targets:
+        print(f"  {target['target']}: {target['measured']}")
+    return {"title": "Reference host under load (4 uvicorn workers, private fail2ban)", "rows": table,
+            "targets": targets}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run, SQLite only, no output file")
+    parser.add_argument("--out", type=Path, help="write the rows and targets as JSON here")
+    args = parser.parse_args()
+    report = asyncio.run(main_async(args))
+    if args.out and not args.quick:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
