@@ -1,11 +1,14 @@
 # The WebAssembly package (bindings-wasm/, npm package "bangui-state").
 #
 #   make test-wasm     build the package, type-check, Node tests on the installed tarball
-#                      (hostile.test.mjs: bad input, a million rejected calls per class)
+#                      (hostile.test.mjs: bad input, a million rejected calls per class;
+#                      live.test.mjs: connect() against an in-process host over node:http;
+#                      react.test.mjs: useBanguiState with Testing Library in jsdom)
 #   make test-browser  the dashboard demo driven in headless Chromium
 #   make demo-web      serve the demo on http://127.0.0.1:$(DEMO_WEB_PORT)/
 #   make bench-node    Node per-call medians (vs a hand-written JS reducer) and the
-#                      .wasm size: target/bench/node.json, target/bench/wasm_size.json
+#                      .wasm size (and the live mirror's JavaScript, gzip):
+#                      target/bench/node.json, target/bench/wasm_size.json
 #
 # All set-up (wasm32 target, wasm-bindgen CLI at the crate's exact version,
 # Chromium, the pinned npm tools) is done by bindings-wasm/scripts/setup.sh,
@@ -27,7 +30,8 @@ wasm-package: wasm-setup
 
 test-wasm: wasm-package
 	$(CARGO) clippy --quiet -p bangui-state-wasm --target wasm32-unknown-unknown -- -D warnings
-	$(NODE) --test --test-concurrency=1 tests/wasm/package.test.mjs tests/wasm/hostile.test.mjs
+	$(NODE) --test --test-concurrency=1 tests/wasm/package.test.mjs tests/wasm/hostile.test.mjs \
+	  tests/wasm/live.test.mjs tests/wasm/react.test.mjs
 	# The benchmark is not a test: a few hundred calls, untimed in effect, to keep it working.
 	$(NODE) bindings-wasm/scripts/bench.mjs --quick > /dev/null
 

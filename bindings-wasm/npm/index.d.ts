@@ -245,6 +245,116 @@ export declare function step(state: State, event: Event, now: Now): StepResult;
 /** Replays a trace through the core's own replay, one result per step. */
 export declare function replay(trace: Trace): ReplayedStep[];
 
+/** A value made deeply read-only, as the live snapshots are (`Object.freeze` all the way down). */
+export type Frozen<T> = T extends bigint | boolean | number | string | null | undefined
+  ? T
+  : T extends readonly (infer U)[]
+    ? readonly Frozen<U>[]
+    : { readonly [K in keyof T]: Frozen<T[K]> };
+
+/**
+ * Where a LiveMachine stands:
+ * - `connecting`: no state yet (the first snapshot is loading, or failed to and is retried);
+ * - `live`: following the commit stream: the state is the server's;
+ * - `reconnecting`: the stream dropped, or a gap or a resync asked for the snapshot again; retrying;
+ *   the state is the last one known;
+ * - `stale`: `reconnecting` for longer than `staleAfterMs`: the state may be out of date;
+ * - `invalid`: the server sent something that is not a well-formed commit or snapshot, or a step
+ *   the machine refuses; the state is the last good one; the snapshot is loaded again after a pause;
+ * - `unauthorized`: a 401, or the stream's `logged-out` event: nothing more is tried until `reconnect()`;
+ * - `closed`: `close()` was called.
+ */
+export type LiveStatus = 'connecting' | 'live' | 'reconnecting' | 'stale' | 'invalid' | 'unauthorized' | 'closed';
+
+/**
+ * What a LiveMachine shows: the same object until one of its fields changes
+ * (as `useSyncExternalStore` needs), deeply frozen.
+ */
+export interface LiveSnapshot {
+  readonly status: LiveStatus;
+  /** The machine's state; `null` until the first snapshot loaded. */
+  readonly state: Frozen<State> | null;
+  readonly revision: number | null;
+  /** `runtime_settings` when set, else `bootstrap_settings` (the contract's effective settings). */
+  readonly effectiveSettings: Frozen<Settings> | null;
+  /** The machine's next deadline at the client's clock (the crash window's end, ...), or `null`. */
+  readonly nextDeadline: Instant | null;
+  /** What went wrong last, while the status is not `live` (else `null`). */
+  readonly error: string | null;
+}
+
+/** One commit applied, with the effects its step gave (what the committing worker carried out). */
+export interface LiveCommit {
+  readonly revision: number;
+  readonly now: Instant;
+  readonly event: Frozen<Event>;
+  readonly effects: readonly Effect[];
+}
+
+/** The request `connect` makes, as the `fetch` option gets it. */
+export interface LiveRequestInit {
+  credentials: 'omit' | 'same-origin' | 'include';
+  cache: 'no-store';
+  headers: Record<string, string>;
+  /** An AbortSignal: the request is aborted when the LiveMachine stops following it. */
+  signal: typeof globalThis extends { AbortSignal: { prototype: infer S } } ? S : unknown;
+}
+
+/** What `connect` reads of a fetch Response. */
+export interface LiveResponse {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+  readonly body: {
+    getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> };
+    cancel(): Promise<void>;
+  } | null;
+}
+
+export interface ConnectOptions {
+  /** The snapshot: `{"state": State, ...}` (other keys ignored). Default `/api/state`. */
+  stateUrl?: string;
+  /** The commit stream (server-sent events); `?after=N` is appended. Default `/api/events`. */
+  eventsUrl?: string;
+  /** fetch's `credentials`, for the session cookie. Default `same-origin`; `include` for another origin. */
+  credentials?: 'omit' | 'same-origin' | 'include';
+  /** Headers sent with both requests (in Node, e.g. a `cookie`). */
+  headers?: Record<string, string>;
+  /** The fetch to use; default `globalThis.fetch` (browsers, Node 18+). */
+  fetch?: (url: string, init: LiveRequestInit) => Promise<LiveResponse>;
+  /** The first pause before retrying, doubled per failure in a row; the stream's `retry:` replaces it. Default 1000 ms. */
+  retryMs?: number;
+  /** The longest pause between retries. Default 30 000 ms. */
+  maxRetryMs?: number;
+  /** How long `reconnecting` lasts before it is `stale`. Default 5000 ms. */
+  staleAfterMs?: number;
+  /** The clock for `nextDeadline`, epoch milliseconds. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** The server's state, mirrored: a store for `useSyncExternalStore` (see "bangui-state/react"). */
+export interface LiveMachine {
+  /** The current snapshot (a bound function: can be passed on alone). */
+  readonly getSnapshot: () => LiveSnapshot;
+  /** Calls `listener` after every change of the snapshot, never without one; returns the unsubscribe function (bound). */
+  readonly subscribe: (listener: () => void) => () => void;
+  /** `getSnapshot().status`. */
+  readonly status: LiveStatus;
+  /** Calls `listener` for every commit applied, after the snapshot changed; returns the unsubscribe function. */
+  onCommit(listener: (commit: LiveCommit) => void): () => void;
+  /** Loads the snapshot again and follows from there (after a login, for one). */
+  reconnect(): void;
+  /** Stops for good: the stream closed, the machine freed; the last snapshot stays, as `closed`. */
+  close(): void;
+}
+
+/**
+ * Loads the snapshot, then follows the commit stream: every commit is
+ * stepped at its own `now`, and must bring the machine to its revision.
+ */
+export declare function connect(options?: ConnectOptions): LiveMachine;
+
 /** The core's error kinds (`error.kind`). */
 export type ErrorKind =
   | 'invalid_json'

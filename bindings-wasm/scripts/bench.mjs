@@ -7,7 +7,9 @@
 // node.json: per-call medians of machine.step (the steady-state health
 // probe), machine.healthProbe and, as the baseline in the same run, a
 // hand-written JS reducer for the same probe events (bench-runner.mjs).
-// wasm_size.json: the installed package's .wasm, raw and gzip -9.
+// wasm_size.json: the installed package's .wasm, raw and gzip -9; and the
+// JavaScript of the live mirror (live.js: connect()) and of the React hook
+// (react/index.js), as shipped (not minified), raw and gzip -9.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,10 +32,17 @@ const wasm = join(consumer, 'node_modules', 'bangui-state', 'node', 'bangui_stat
 const raw = statSync(wasm).size;
 const gzip = gzipSync(readFileSync(wasm), { level: constants.Z_BEST_COMPRESSION }).length;
 
+const pkg = join(consumer, 'node_modules', 'bangui-state');
+const gzipped = (file) => gzipSync(readFileSync(join(pkg, file)), { level: constants.Z_BEST_COMPRESSION }).length;
+const js = ['live.js', 'react/index.js'].map((file) => ({ file, raw: statSync(join(pkg, file)).size, gzip: gzipped(file) }));
+
 const round = (ns) => Math.round(ns * 10) / 10;
 for (const row of rows) console.log(`${row.name.padEnd(22)} ${String(round(row.median_ns)).padStart(9)} ns  ${row.note}`);
 console.log(`${'wasm raw'.padEnd(22)} ${String(raw).padStart(9)} B`);
 console.log(`${'wasm gzip -9'.padEnd(22)} ${String(gzip).padStart(9)} B`);
+for (const { file, raw: bytes, gzip: packed } of js) {
+  console.log(`${file.padEnd(22)} ${String(bytes).padStart(9)} B, gzip -9 ${packed} B`);
+}
 if (quick) process.exit(0);
 
 const results = join(ROOT, 'target', 'bench');
@@ -48,6 +57,10 @@ const size = {
   rows: [
     { name: 'raw', bytes: raw, note: 'bytes on disk' },
     { name: 'gzip', bytes: gzip, note: 'gzip -9 (zlib level 9)' },
+    ...js.flatMap(({ file, raw: bytes, gzip: packed }) => [
+      { name: `${file} (JavaScript, as shipped)`, bytes, note: 'bytes on disk, not minified' },
+      { name: `${file} (JavaScript, as shipped), gzip`, bytes: packed, note: 'gzip -9 (zlib level 9)' },
+    ]),
   ],
 };
 writeFileSync(join(results, 'wasm_size.json'), `${JSON.stringify(size, null, 2)}\n`);

@@ -38,6 +38,18 @@ cp bindings-wasm/README.md "$pkg/README.md"
   sed -e 's/^export //' bindings-wasm/npm/glue.js
   echo "module.exports = { install };"
 } > "$pkg/node/glue.cjs"
+{
+  echo "'use strict';"
+  sed -e 's/^export //' bindings-wasm/npm/live.js
+  echo "module.exports = { installLive };"
+} > "$pkg/node/live.cjs"
+# The CommonJS twin of the React entry (its one import, react, as a require).
+{
+  echo "'use strict';"
+  sed -e "s/^import { \(.*\) } from 'react';\$/const { \1 } = require('react');/" -e 's/^export //' \
+    bindings-wasm/npm/react/index.js
+  echo "module.exports = { useBanguiState };"
+} > "$pkg/react/index.cjs"
 
 # wasm-opt: binaryen from npm (pinned in tests/wasm/package.json), else a
 # system one recent enough for wasm-bindgen's externref table (Debian

@@ -22,6 +22,8 @@ before(async () => {
   installInto(CONSUMER, {
     'typed-usage.ts': join(ROOT, 'tests/wasm/typed-usage.ts'),
     'tsconfig.json': join(ROOT, 'tests/wasm/tsconfig.consumer.json'),
+    'typed-dom.ts': join(ROOT, 'tests/wasm/typed-dom.ts'),
+    'tsconfig.dom.json': join(ROOT, 'tests/wasm/tsconfig.dom.json'),
   });
   // Resolve "bangui-state" from inside the consumer project, as its own code would.
   writeFileSync(join(CONSUMER, 'entry.mjs'), "export * from 'bangui-state';\n");
@@ -134,7 +136,8 @@ describe('the installed package', () => {
     assert.equal(typeof api.Machine, 'function');
     assert.equal(api.Machine, cjs.Machine);
     assert.equal(api.InvalidEventError, cjs.InvalidEventError);
-    for (const name of ['step', 'replay', 'BanguiStateError', 'UnknownSchemaVersionError', 'RevisionExhaustedError']) {
+    assert.equal(api.connect, cjs.connect);
+    for (const name of ['step', 'replay', 'connect', 'BanguiStateError', 'UnknownSchemaVersionError', 'RevisionExhaustedError']) {
       assert.ok(name in api, `exports ${name}`);
     }
   });
@@ -143,6 +146,15 @@ describe('the installed package', () => {
     const tsc = join(TOOLS, 'typescript', 'bin', 'tsc');
     try {
       execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '-p', 'tsconfig.json'], { cwd: CONSUMER, encoding: 'utf8' });
+    } catch (error) {
+      assert.fail(`tsc failed:\n${error.stdout}${error.stderr}`);
+    }
+  });
+
+  test('with the DOM\'s types, the browser\'s fetch is a valid fetch option for connect()', () => {
+    const tsc = join(TOOLS, 'typescript', 'bin', 'tsc');
+    try {
+      execFileSync(process.execPath, [tsc, '-p', 'tsconfig.dom.json'], { cwd: CONSUMER, encoding: 'utf8' });
     } catch (error) {
       assert.fail(`tsc failed:\n${error.stdout}${error.stderr}`);
     }

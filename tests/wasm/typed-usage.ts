@@ -5,15 +5,21 @@ import {
   BanguiStateError,
   InvalidEventError,
   Machine,
+  connect,
   replay,
   step,
   type Effect,
   type Event,
   type Instant,
+  type LiveCommit,
+  type LiveMachine,
+  type LiveSnapshot,
+  type LiveStatus,
   type ReplayedStep,
   type Settings,
   type State,
 } from 'bangui-state';
+import { useBanguiState } from 'bangui-state/react';
 
 const settings: Settings = { session_cache_enabled: true, session_cache_ttl_seconds: 3600, theme: { dark: [1, null] } };
 const machine = new Machine(settings);
@@ -95,3 +101,87 @@ for (const e of pure.effects) if (e.type === 'session_cache_replaced') e.kind = 
 // The state is a copy and stays mutable.
 state.server_status.active_jails = 0;
 void badStatus, badType, badSettings, badFields;
+
+// ---------------------------------------------------------------------------
+// The live mirror (connect) and its React hook (bangui-state/react; its types
+// need no React types, so this file type-checks without them).
+const live: LiveMachine = connect({
+  stateUrl: '/api/state',
+  eventsUrl: '/api/events',
+  credentials: 'include',
+  headers: { cookie: 'bangui_session=...' },
+  retryMs: 500,
+  maxRetryMs: 10_000,
+  staleAfterMs: 5000,
+  now: () => Date.now(),
+});
+connect();
+const snapshot: LiveSnapshot = live.getSnapshot();
+const getSnapshot: () => LiveSnapshot = live.getSnapshot; // unbound, for useSyncExternalStore
+const unsubscribe: () => void = live.subscribe(() => {});
+const liveStatus: LiveStatus = live.status;
+switch (snapshot.status) {
+  case 'connecting':
+  case 'live':
+  case 'reconnecting':
+  case 'stale':
+  case 'invalid':
+  case 'unauthorized':
+  case 'closed':
+    break;
+  default: {
+    const never: never = snapshot.status;
+    void never;
+  }
+}
+if (snapshot.state !== null) {
+  const online: boolean = snapshot.state.server_status.online;
+  const jail: string | undefined = snapshot.state.pending_recovery?.jail_name;
+  const liveRevision: number = snapshot.state.revision;
+  void online, jail, liveRevision;
+  // @ts-expect-error: a snapshot's state is frozen, all the way down
+  snapshot.state.server_status.online = false;
+  // @ts-expect-error: so are its settings
+  snapshot.state.bootstrap_settings.theme = 'dark';
+}
+const countdown: number | null = snapshot.nextDeadline === null ? null : Date.parse(snapshot.nextDeadline) - Date.now();
+const cacheOn: boolean | undefined = snapshot.effectiveSettings?.session_cache_enabled;
+const why: string | null = snapshot.error;
+const stopCommits: () => void = live.onCommit((commit: LiveCommit) => {
+  const at: Instant = commit.now;
+  const revisionNow: number = commit.revision;
+  if (commit.event.type === 'jail_activated') {
+    const name: string = commit.event.jail_name;
+    void name;
+  }
+  for (const effect of commit.effects) if (effect.type === 'log') void effect.event;
+  void at, revisionNow;
+});
+live.reconnect();
+live.close();
+void getSnapshot, unsubscribe, liveStatus, countdown, cacheOn, why, stopCommits;
+
+function Banner(): string {
+  const whole: LiveSnapshot = useBanguiState(live);
+  const onlineOrNull: boolean | null = useBanguiState(live, (s) => s.state?.server_status.online ?? null);
+  const pair: readonly [LiveStatus, number | null] = useBanguiState(
+    live,
+    (s): readonly [LiveStatus, number | null] => [s.status, s.revision],
+    (a, b) => a[0] === b[0] && a[1] === b[1],
+  );
+  const fromAnySource: LiveStatus = useBanguiState({ getSnapshot: live.getSnapshot, subscribe: live.subscribe }, (s) => s.status);
+  return `${whole.status} ${onlineOrNull} ${pair[0]} ${fromAnySource}`;
+}
+void Banner;
+
+// @ts-expect-error: not a status
+const badLiveStatus: LiveStatus = 'online';
+// @ts-expect-error: an option that does not exist (URLs are stateUrl, eventsUrl)
+connect({ stateURL: '/api/state' });
+// @ts-expect-error: credentials is fetch's: omit, same-origin or include
+connect({ credentials: true });
+// @ts-expect-error: isEqual compares two selections of the selector's type
+useBanguiState(live, (s) => s.revision, (a: string, b: string) => a === b);
+// @ts-expect-error: the hook needs a connection
+useBanguiState({ getSnapshot: () => null });
+void badLiveStatus;

@@ -4,6 +4,7 @@
 const wasm = require('./bangui_state_wasm.js');
 const errors = require('./errors.cjs');
 const glue = require('./glue.cjs');
+const live = require('./live.cjs');
 
 wasm.__setErrorFactory(errors.__makeError);
 const api = glue.install(wasm, errors.__makeError);
@@ -11,6 +12,7 @@ const api = glue.install(wasm, errors.__makeError);
 exports.Machine = api.Machine;
 exports.step = api.step;
 exports.replay = api.replay;
+exports.connect = live.installLive(api.Machine).connect;
 exports.BanguiStateError = errors.BanguiStateError;
 exports.InvalidJsonError = errors.InvalidJsonError;
 exports.InvalidEventError = errors.InvalidEventError;

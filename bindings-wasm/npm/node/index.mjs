@@ -3,7 +3,7 @@
 import cjs from './index.cjs';
 
 export const {
-  Machine, step, replay,
+  Machine, step, replay, connect,
   BanguiStateError, InvalidJsonError, InvalidEventError, InvalidSettingsError, InvalidStateError,
   UnknownSchemaVersionError, InvalidInstantError, RevisionExhaustedError, InvalidTraceError,
 } = cjs;

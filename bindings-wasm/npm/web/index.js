@@ -4,6 +4,7 @@
 import init, * as wasm from './bangui_state_wasm.js';
 import { __makeError } from '../errors.js';
 import { install } from '../glue.js';
+import { installLive } from '../live.js';
 
 await init({ module_or_path: new URL('./bangui_state_wasm_bg.wasm', import.meta.url) });
 wasm.__setErrorFactory(__makeError);
@@ -11,6 +12,7 @@ wasm.__setErrorFactory(__makeError);
 const api = install(wasm, __makeError);
 
 export const { Machine, step, replay } = api;
+export const { connect } = installLive(api.Machine);
 export {
   BanguiStateError, InvalidJsonError, InvalidEventError, InvalidSettingsError, InvalidStateError,
   UnknownSchemaVersionError, InvalidInstantError, RevisionExhaustedError, InvalidTraceError,

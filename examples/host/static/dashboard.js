@@ -1,46 +1,24 @@
-// BanGUI's dashboard, live. The page restores a Machine (bangui-state,
-// WebAssembly) from the server's /api/state, then folds every committed event
-// from the server-sent-event stream /api/events with its own step: the same
-// rules as the workers, so its state is the server's without asking again.
-// It says "in sync at revision N" only while that holds, checked against
-// /api/state every CHECK_EVERY revisions and after every (re)connection.
+// BanGUI's dashboard, live. connect() (bangui-state) keeps the page's mirror
+// of the server's state: it restores a Machine from /api/state, then folds
+// every committed event from /api/events with its own step (the same rules as
+// the workers), reconnecting by revision, reloading on a gap or a resync,
+// refusing anything malformed. This page only draws its snapshots.
 // Every /api/ call needs a session: without one (or once it ends, on any
 // worker) the page shows the login form.
-import { Machine } from 'bangui-state';
+import { connect } from 'bangui-state';
 
-const CHECK_EVERY = 5;
 const $ = (id) => document.getElementById(id);
 
-let machine = null;
-let source = null;
-let sync = 'loading'; // loading | in-sync | checking | out-of-sync | reconnecting
-let syncDetail = '';
-const serverStates = new Map(); // revision -> the server's state there, to compare once the fold reaches it
-
-/** JSON with sorted keys: states compare as data, not by key order. */
-function canonical(value) {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-class LoggedOut extends Error {}
-
-async function fetchState() {
-  const response = await fetch('/api/state', { cache: 'no-store' });
-  if (response.status === 401) throw new LoggedOut('the session ended');
-  if (!response.ok) throw new Error(`/api/state: HTTP ${response.status}`);
-  return response.json();
-}
+let live = null; // the LiveMachine, while logged in
+let stopListening = [];
+let lastStatus = null;
 
 /** The login form in place of the dashboard: no session, or it ended (a logout on any worker, expiry). */
 function showLogin(message = '') {
-  source?.close();
-  source = null;
-  machine?.free();
-  machine = null;
+  stopListening.forEach((stop) => stop());
+  stopListening = [];
+  live?.close();
+  live = null;
   $('dashboard').hidden = true;
   $('logout').hidden = true;
   $('who').hidden = true;
@@ -66,7 +44,11 @@ async function showDashboard() {
   $('who').hidden = false;
   $('logout').hidden = false;
   document.body.dataset.view = 'dashboard';
-  await restart();
+  $('effects').replaceChildren();
+  lastStatus = null;
+  live = connect(); // /api/state and /api/events of this origin, with the session cookie
+  stopListening = [live.subscribe(render), live.onCommit(logCommit)];
+  render();
 }
 
 async function login(event) {
@@ -95,110 +77,6 @@ async function logout() {
   showLogin();
 }
 
-function setSync(what, detail = '') {
-  sync = what;
-  syncDetail = detail;
-  render();
-}
-
-/** Compares the folded state with the server's once both are at the same revision. */
-function compareReached() {
-  const expected = serverStates.get(machine.revision);
-  if (expected === undefined) return;
-  serverStates.clear();
-  if (canonical(expected) === canonical(machine.state())) setSync('in-sync');
-  else setSync('out-of-sync', `the state at revision ${machine.revision} differs from the server's`);
-}
-
-async function check() {
-  if (sync !== 'out-of-sync') setSync('checking');
-  try {
-    const { state } = await fetchState();
-    if (machine === null) return; // logged out meanwhile
-    if (state.revision < machine.revision) {
-      setTimeout(check, 200); // that worker had not seen the newest commit yet: ask again
-      return;
-    }
-    serverStates.set(state.revision, state);
-    compareReached();
-  } catch (error) {
-    if (error instanceof LoggedOut) showLogin('Your session ended: log in again.');
-    else setSync('reconnecting', String(error));
-  }
-}
-
-function onCommit(message) {
-  const commit = JSON.parse(message.data);
-  if (commit.revision <= machine.revision) return; // already folded (a replay after reconnecting)
-  if (commit.revision !== machine.revision + 1) {
-    // A gap (the log was trimmed past us): start again from the server's state.
-    restart();
-    return;
-  }
-  const effects = machine.step(commit.event, commit.now);
-  logCommit(commit, effects);
-  if (machine.revision !== commit.revision) setSync('out-of-sync', `folded to ${machine.revision}, server committed ${commit.revision}`);
-  else if (commit.revision % CHECK_EVERY === 0) check();
-  else if (sync === 'in-sync' || sync === 'checking') compareReached();
-  render();
-}
-
-function listen() {
-  source?.close();
-  source = new EventSource(`/api/events?after=${machine.revision}`);
-  source.addEventListener('commit', onCommit);
-  source.addEventListener('resync', () => restart()); // the log no longer reaches back to our revision
-  source.addEventListener('logged-out', () => showLogin('Your session ended: log in again.'));
-  source.addEventListener('open', () => {
-    document.body.dataset.connections = String(Number(document.body.dataset.connections ?? 0) + 1);
-    check();
-  });
-  source.addEventListener('error', () => {
-    setSync('reconnecting', 'the event stream dropped');
-    // EventSource retries by itself (sending Last-Event-ID) unless the server
-    // answered with an error; then start again from /api/state.
-    if (source.readyState === EventSource.CLOSED) setTimeout(restart, 1000);
-  });
-}
-
-async function restart() {
-  source?.close();
-  try {
-    const { state } = await fetchState();
-    machine?.free();
-    machine = Machine.restore(state);
-    $('effects').replaceChildren();
-    listen();
-    render();
-    document.body.dataset.ready = 'true';
-  } catch (error) {
-    if (error instanceof LoggedOut) {
-      showLogin('Your session ended: log in again.');
-      return;
-    }
-    setSync('reconnecting', String(error));
-    setTimeout(restart, 1000);
-  }
-}
-
-function logCommit(commit, effects) {
-  const list = $('effects');
-  const item = (text, cls) => {
-    const li = document.createElement('li');
-    li.textContent = text;
-    li.className = cls;
-    list.prepend(li);
-  };
-  const { type, ...fields } = commit.event;
-  item(`r${commit.revision} ${commit.now.slice(11, 23)} ${type} ${Object.keys(fields).length ? JSON.stringify(fields) : ''}`, 'event');
-  for (const effect of effects) {
-    if (effect.type === 'log') item(`    ${effect.level} ${effect.event} ${JSON.stringify(effect.fields)}`, effect.level);
-    else if (effect.type === 'session_cache_replaced') item(`    every worker installs a new session cache: ${effect.kind}`, 'info');
-    else item(`    ${effect.type} (run by the committing worker)`, 'info');
-  }
-  while (list.children.length > 200) list.lastChild.remove();
-}
-
 async function act(method, url, body) {
   $('error').hidden = true;
   const response = await fetch(url, {
@@ -215,17 +93,36 @@ async function act(method, url, body) {
   }
 }
 
-function seconds(ms) {
-  return (ms / 1000).toFixed(1);
+/** Every commit folded, newest first, with the effects its step gave (what the committing worker carried out). */
+function logCommit(commit) {
+  const list = $('effects');
+  const item = (text, cls) => {
+    const li = document.createElement('li');
+    li.textContent = text;
+    li.className = cls;
+    list.prepend(li);
+  };
+  const { type, ...fields } = commit.event;
+  item(`r${commit.revision} ${commit.now.slice(11, 23)} ${type} ${Object.keys(fields).length ? JSON.stringify(fields) : ''}`, 'event');
+  for (const effect of commit.effects) {
+    if (effect.type === 'log') item(`    ${effect.level} ${effect.event} ${JSON.stringify(effect.fields)}`, effect.level);
+    else if (effect.type === 'session_cache_replaced') item(`    every worker installs a new session cache: ${effect.kind}`, 'info');
+    else item(`    ${effect.type} (run by the committing worker)`, 'info');
+  }
+  while (list.children.length > 200) list.lastChild.remove();
+  // For the end-to-end test: how many commits this page folded one by one.
+  document.body.dataset.commits = String(Number(document.body.dataset.commits ?? 0) + 1);
 }
 
-function renderCountdown(state) {
+const seconds = (ms) => (ms / 1000).toFixed(1);
+
+function renderCountdown() {
   const countdown = $('countdown');
-  const now = Date.now();
-  const deadline = machine.nextDeadline(now);
-  const activation = state.last_activation;
-  if (deadline !== null && activation !== null) {
-    countdown.textContent = `Crash window for jail ${activation.jail_name} closes in ${seconds(Date.parse(deadline) - now)} s`;
+  const { state, nextDeadline } = live?.getSnapshot() ?? {};
+  const activation = state?.last_activation ?? null;
+  if (nextDeadline != null && activation !== null) {
+    const left = Math.max(0, Date.parse(nextDeadline) - Date.now());
+    countdown.textContent = `Crash window for jail ${activation.jail_name} closes in ${seconds(left)} s`;
     countdown.className = 'open';
   } else {
     countdown.textContent = 'No crash window open.';
@@ -233,23 +130,51 @@ function renderCountdown(state) {
   }
 }
 
+const BADGE = {
+  connecting: () => 'loading…',
+  live: (s) => `in sync at revision ${s.revision}`,
+  reconnecting: () => 'reconnecting…',
+  stale: (s) => `stale: showing revision ${s.revision}, reconnecting…`,
+  invalid: (s) => `out of sync: ${s.error}`,
+  unauthorized: () => 'logged out',
+  closed: () => 'closed',
+};
+
+/** Draws the snapshot; for the end-to-end tests, `body` also says the status, the revision, how often it went live. */
 function render() {
-  if (machine === null) return;
-  const state = machine.state();
-  const status = state.server_status;
+  if (live === null) return;
+  const snapshot = live.getSnapshot();
+  const { status, state } = snapshot;
+  const body = document.body.dataset;
+  body.status = status;
+  if (status === 'live' && lastStatus !== 'live') body.connections = String(Number(body.connections ?? 0) + 1);
+  lastStatus = status;
+  const badge = $('sync');
+  badge.dataset.state = status;
+  badge.title = snapshot.error ?? '';
+  badge.textContent = BADGE[status](snapshot);
+  if (status === 'unauthorized') {
+    showLogin('Your session ended: log in again.');
+    return;
+  }
+  if (state === null) return;
+  body.revision = String(snapshot.revision);
+  body.ready = 'true';
+
   const server = $('server-status');
-  server.dataset.online = String(status.online);
-  server.textContent = status.online
-    ? `online (fail2ban ${status.version ?? 'unknown version'}, ${status.active_jails} jails)`
+  const fail2ban = state.server_status;
+  server.dataset.online = String(fail2ban.online);
+  server.textContent = fail2ban.online
+    ? `online (fail2ban ${fail2ban.version ?? 'unknown version'}, ${fail2ban.active_jails} jails)`
     : 'offline';
   $('session-cache').textContent = state.session_cache;
   const backend = state.backend_capability;
   $('backend').textContent = backend.supported === null
     ? (backend.probe_started_at ? 'probing…' : 'unknown')
     : (backend.supported ? 'supported' : 'not supported');
-  $('revision').textContent = String(machine.revision);
-  $('session-cache-enabled').checked = (state.runtime_settings ?? state.bootstrap_settings).session_cache_enabled;
-  renderCountdown(state);
+  $('revision').textContent = String(snapshot.revision);
+  $('session-cache-enabled').checked = snapshot.effectiveSettings.session_cache_enabled;
+  renderCountdown();
 
   const banner = $('banner');
   const recovery = state.pending_recovery;
@@ -264,17 +189,6 @@ function render() {
     banner.hidden = false;
   }
   $('state').textContent = JSON.stringify(state, null, 2);
-
-  const badge = $('sync');
-  badge.dataset.state = sync;
-  badge.title = syncDetail;
-  badge.textContent = {
-    'loading': 'loading…',
-    'in-sync': `in sync at revision ${machine.revision}`,
-    'checking': `checking revision ${machine.revision}…`,
-    'out-of-sync': `out of sync: ${syncDetail}`,
-    'reconnecting': 'reconnecting…',
-  }[sync];
 }
 
 $('activate-jail').addEventListener('click', () =>
@@ -284,6 +198,6 @@ $('session-cache-enabled').addEventListener('change', (e) =>
 $('dismiss').addEventListener('click', () => act('DELETE', '/api/recovery'));
 $('login-form').addEventListener('submit', login);
 $('logout').addEventListener('click', logout);
-setInterval(() => machine && renderCountdown(machine.state()), 100);
+setInterval(renderCountdown, 100);
 
 await showDashboard();

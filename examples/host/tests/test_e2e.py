@@ -125,13 +125,19 @@ def test_bad_input_is_a_4xx_naming_the_field_and_changes_nothing(stacks: dict[st
 
 
 def test_the_dashboard_shows_the_story_live(stacks: dict[str, Stack], tmp_path: Path) -> None:
-    """Headless Chromium on the dashboard through a whole crash and recovery,
-    driven through the page's own buttons where it has them."""
-    from playwright.sync_api import expect, sync_playwright
+    """Headless Chromium on the dashboard (the npm package's connect()) through a
+    whole crash and recovery, driven through the page's own buttons where it has
+    them; then every worker restarts and the page resumes by revision."""
+    from playwright.sync_api import Request, expect, sync_playwright
 
     stack = stacks["sqlite"]
     screenshot = ROOT / "target" / "host" / "dashboard.png"
     problems: list[str] = []
+    api_requests: list[tuple[str, dict[str, str]]] = []  # (url, headers) of the page's /api/state and /api/events
+
+    def note_request(request: Request) -> None:
+        if "/api/state" in request.url or "/api/events" in request.url:
+            api_requests.append((request.url, request.headers))
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
@@ -139,6 +145,7 @@ def test_the_dashboard_shows_the_story_live(stacks: dict[str, Stack], tmp_path: 
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on("request", note_request)
             page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text} ({msg.location['url']})")
                     if msg.type == "error" else None)
             page.goto(stack.url)
@@ -197,15 +204,33 @@ def test_the_dashboard_shows_the_story_live(stacks: dict[str, Stack], tmp_path: 
             print(f"# screenshots: {screenshot.with_name('dashboard-crashed.png')} (crashed), {screenshot} (recovered)")
 
             # The stream drops (uvicorn replaces every worker on SIGHUP): the page
-            # reconnects, checks, and folds what was committed meanwhile.
-            connections = int(page.locator("body").get_attribute("data-connections") or 0)
+            # reconnects and resumes by revision (?after=N, Last-Event-ID: N), not
+            # from a new snapshot, and folds what was committed meanwhile: every
+            # revision since arrived as exactly one commit, none missed, none twice.
+            body = page.locator("body")
+
+            def attribute(name: str) -> int:
+                return int(body.get_attribute(f"data-{name}") or 0)
+
+            connections, revision_before, commits_before = attribute("connections"), attribute("revision"), attribute("commits")
+            assert revision_before == revision and body.get_attribute("data-status") == "live"
             assert problems == []
+            api_requests.clear()
             os.kill(stack.app.pid, signal.SIGHUP)
             stack.http.delete("/api/recovery").raise_for_status()
-            wait_for("the page to reconnect", lambda: int(page.locator("body").get_attribute(
-                "data-connections") or 0) > connections, timeout=30)
+            wait_for("the page to reconnect", lambda: attribute("connections") > connections, timeout=30)
             expect(banner).to_be_hidden()
-            expect(sync).to_have_text(f"in sync at revision {stack.state()['revision']}")
+            server = stack.state()
+            expect(sync).to_have_text(f"in sync at revision {server['revision']}")
+            assert attribute("revision") == server["revision"] > revision_before
+            assert json.loads(page.locator("#state").text_content() or "") == server
+            assert attribute("commits") - commits_before == server["revision"] - revision_before, \
+                "every revision since the restart arrived as exactly one commit"
+            resumed = [(url, headers) for url, headers in api_requests if "/api/events" in url]
+            assert resumed and not [url for url, _ in api_requests if "/api/state" in url], api_requests
+            for url, headers in resumed:
+                after = int(url.rsplit("after=", 1)[1])
+                assert revision_before <= after <= server["revision"] and headers.get("last-event-id") == str(after)
             dropped = "console error: Failed to load resource: net::ERR_INCOMPLETE_CHUNKED_ENCODING"
             assert all(p.startswith(dropped) and "/api/events" in p for p in problems), problems
         finally:
