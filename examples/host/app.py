@@ -249,6 +249,9 @@ def error_response(failure: Exception) -> JSONResponse:
 
 SESSION_CHECK_INTERVAL = 1.0
 """Seconds between checks that an event stream's session is still live."""
+KEEPALIVE_INTERVAL = 15.0
+"""Seconds of silence after which an event stream sends a comment, so a client
+can tell a quiet stream from a dead connection."""
 
 
 def create_app(config: Config | None = None) -> FastAPI:
@@ -402,12 +405,21 @@ def create_app(config: Config | None = None) -> FastAPI:
         if start is None:
             start = worker.machine.revision()
 
+        await worker.machine.refresh()
+        # A revision this store never reached: the page followed another store's
+        # history (since deleted, or restarted without persistence).
+        unknown_revision = start > worker.machine.revision()
+
         async def stream() -> AsyncIterator[str]:
             yield "retry: 500\n\n"
+            if unknown_revision:
+                yield "event: resync\ndata: {}\n\n"
+                return
             loop = asyncio.get_running_loop()
             commits = worker.machine.watch(start)  # closed below: its subscription ends with the stream
             pending: asyncio.Task[Any] | None = None
             next_check = loop.time() + SESSION_CHECK_INTERVAL
+            last_sent = loop.time()
             try:
                 while True:
                     if pending is None:
@@ -416,6 +428,10 @@ def create_app(config: Config | None = None) -> FastAPI:
                     if done:
                         commit, pending = pending.result(), None
                         yield f"id: {commit.revision}\nevent: commit\ndata: {json.dumps(commit.as_json())}\n\n"
+                        last_sent = loop.time()
+                    elif loop.time() - last_sent >= KEEPALIVE_INTERVAL:
+                        yield ": keepalive\n\n"
+                        last_sent = loop.time()
                     if loop.time() >= next_check:
                         if await worker.session(token) is None:
                             yield "event: logged-out\ndata: {}\n\n"

@@ -118,6 +118,12 @@ def test_the_event_stream_replays_committed_revisions(client: httpx.Client) -> N
     assert second[1]["event"] == {"type": "settings_updated", "overrides": {"session_cache_enabled": True}}
 
 
+def test_a_page_ahead_of_the_store_is_told_to_start_again(client: httpx.Client) -> None:
+    """A revision the store never reached (another store's history): resync, not a wait."""
+    ahead = int(state(client)["revision"]) + 5  # type: ignore[call-overload]
+    assert events(client, ahead, 1) == [("resync", {})]
+
+
 def test_a_page_further_behind_than_the_log_is_told_to_start_again(client: httpx.Client) -> None:
     for enabled in (False, True, False, True, False):  # the log keeps 3
         client.put("/api/settings", json={"session_cache_enabled": enabled}).raise_for_status()
