@@ -51,12 +51,12 @@ cp bindings-wasm/README.md "$pkg/README.md"
   echo "module.exports = { useBanguiState };"
 } > "$pkg/react/index.cjs"
 
-# wasm-opt: binaryen from npm (pinned in tests/wasm/package.json), else a
-# system one recent enough for wasm-bindgen's externref table (Debian
+# wasm-opt: binaryen from npm (pinned in bindings-wasm/scripts/package.json),
+# else a system one recent enough for wasm-bindgen's externref table (Debian
 # bookworm's version 108 rewrites it into a table the glue cannot initialise).
 wasm_opt=
-if [ -x tests/wasm/node_modules/.bin/wasm-opt ]; then
-  wasm_opt=tests/wasm/node_modules/.bin/wasm-opt
+if [ -x bindings-wasm/scripts/node_modules/.bin/wasm-opt ]; then
+  wasm_opt=bindings-wasm/scripts/node_modules/.bin/wasm-opt
 elif command -v wasm-opt >/dev/null &&
      [ "$(wasm-opt --version | grep -oE '[0-9]+' | head -1)" -ge 116 ]; then
   wasm_opt=wasm-opt
