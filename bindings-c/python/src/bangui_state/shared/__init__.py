@@ -6,8 +6,10 @@
     effects = machine.step({"type": "jail_activated", "jail_name": "sshd"}, now)
 
 `SqliteStore` (standard library, one host) and `RedisStore` (redis-py, the
-`bangui-state[redis]` extra; any number of hosts), each with an asyncio twin
-for `AsyncSharedMachine`. `session_cache_for(machine)` is a session cache kept
+`bangui-state[redis]` extra; any number of hosts, a Redis Cluster too), each
+with an asyncio twin for `AsyncSharedMachine`. A step whose commit reply was
+lost learns whether it landed before it returns; `OutcomeUnknownError` and
+`resolve()` when the store stays out of reach. `session_cache_for(machine)` is a session cache kept
 in the same store (sessions.py). See the README's "Many workers" and
 docs/shared-stores.md for the guarantees and the store layout.
 """
@@ -19,6 +21,7 @@ from .errors import (
     BootstrapMismatchError,
     CommitConflictError,
     LogTrimmedError,
+    OutcomeUnknownError,
     StoreCorruptError,
     StoreError,
     StoreStateMissingError,
@@ -27,6 +30,8 @@ from .errors import (
 from .machine import (
     PER_PROCESS_EFFECTS,
     AsyncSharedMachine,
+    PendingCommit,
+    Resolution,
     SessionCacheSettings,
     SharedMachine,
     Stats,
@@ -68,10 +73,13 @@ __all__ = [
     "Commit",
     "CommitConflictError",
     "LogTrimmedError",
+    "OutcomeUnknownError",
     "PER_PROCESS_EFFECTS",
+    "PendingCommit",
     "Proposal",
     "RedisSessionCache",
     "RedisStore",
+    "Resolution",
     "SessionCache",
     "SessionCacheSettings",
     "SharedMachine",

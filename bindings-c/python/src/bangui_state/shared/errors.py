@@ -3,7 +3,12 @@ catches the package's errors catches these too; each message names the store
 (and the key or row) and the reason."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import Error
+
+if TYPE_CHECKING:
+    from .machine import PendingCommit
 
 
 class StoreError(Error):
@@ -17,16 +22,41 @@ class StoreError(Error):
 
 
 class StoreUnavailableError(StoreError):
-    """The store could not be reached (connection refused, timeout, a locked
-    or unreadable database file). Nothing changed in this worker.
+    """The store could not be reached or could not write (connection refused,
+    timeout, a Redis Cluster failing over, a locked, read-only or full
+    database file). Nothing changed in this worker.
 
-    `outcome_unknown` is True when the connection failed while a commit was
-    in flight: the commit may have landed (the next step or `refresh()` sees
-    it). It is False when the store was not reached at all."""
+    Raised by a store, `outcome_unknown` is True when the failure came while a
+    commit was in flight: it may have landed. A `SharedMachine` step never
+    leaves it at that: it resolves the outcome (see `OutcomeUnknownError`), so
+    a `StoreUnavailableError` from a step that is not an `OutcomeUnknownError`
+    means the step was not committed."""
 
     def __init__(self, store: str, reason: str, *, outcome_unknown: bool = False) -> None:
         super().__init__(store, reason)
         self.outcome_unknown = outcome_unknown
+
+
+class OutcomeUnknownError(StoreUnavailableError):
+    """A step's commit was sent, its reply was lost, and the store stayed
+    unreachable for the machine's `resolve_timeout` while the step tried to
+    learn whether it landed. `pending` holds what `machine.resolve(pending)`
+    needs to settle it later, on this worker or any other on the same store:
+    the commit id, the revision it would have, the proposal and the effects it
+    returns if it landed. Until it is resolved, nobody knows whether the
+    event is in the shared state; stepping the event again instead could
+    apply it twice."""
+
+    def __init__(self, store: str, reason: str, pending: PendingCommit) -> None:
+        super().__init__(store, reason, outcome_unknown=True)
+        self.pending = pending
+
+    @property
+    def commit_id(self) -> str:
+        return self.pending.commit_id
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.store, self.reason, self.pending))
 
 
 class StoreCorruptError(StoreError):
@@ -57,4 +87,13 @@ class BootstrapMismatchError(StoreError):
 
 class LogTrimmedError(StoreError):
     """The commit log no longer holds the revisions asked for (the store keeps
-    the last `log_retention` commits)."""
+    the last `log_retention` commits). From `resolve()`: the commit's
+    revision was trimmed from the log before its outcome was looked up, so
+    whether it landed can no longer be known (`commit_id` names it)."""
+
+    def __init__(self, store: str, reason: str, commit_id: str | None = None) -> None:
+        super().__init__(store, reason)
+        self.commit_id = commit_id
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.store, self.reason, self.commit_id))

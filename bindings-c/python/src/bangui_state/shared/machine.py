@@ -12,6 +12,16 @@ probe request that joins the one in flight) are not committed: the store is
 only asked whether the replica is still current, and the effects (logs only)
 are returned. So the shared revision counts committed state changes, the log
 holds only them, and idle workers read but never write.
+
+A commit whose reply is lost (the connection broke after it was sent) is sent
+again, the same proposal under the same commit id, until the store answers or
+`resolve_timeout` passes. A store's commit is idempotent per commit id: it
+answers "committed" if that id is the commit at the expected revision + 1
+(landed the first time, or now), else the current state, and then the first
+send can never land (the revision moved past the one it expected). So the
+step returns the effects of a commit that landed exactly once, or re-applies
+the event on the current state. Past the bound it raises
+`OutcomeUnknownError`, whose `pending` `resolve()` settles later.
 """
 from __future__ import annotations
 
@@ -34,7 +44,14 @@ from .._convert import micros as _micros
 from ..machine import Machine, Now, ProbeReport, from_unix_micros
 from ..machine import _loads as _loads_output
 from ..types import Effect, Settings, StateDict
-from .errors import BootstrapMismatchError, CommitConflictError, LogTrimmedError, StoreCorruptError
+from .errors import (
+    BootstrapMismatchError,
+    CommitConflictError,
+    LogTrimmedError,
+    OutcomeUnknownError,
+    StoreCorruptError,
+    StoreUnavailableError,
+)
 from .store import AsyncStore, Commit, Proposal, Snapshot, Store
 
 logger = logging.getLogger("bangui_state.shared")
@@ -50,6 +67,7 @@ PER_PROCESS_EFFECTS = frozenset({"session_cache_replaced"})
 `on_session_cache` hook, rather than only the committing worker."""
 
 DEFAULT_MAX_RETRIES = 100
+DEFAULT_RESOLVE_TIMEOUT = 5.0
 
 # Session-cache TTLs beyond this many microseconds (~146,000 years) are
 # capped: an entry never outlives its session anyway, and the cap keeps
@@ -144,6 +162,62 @@ class Stats:
     """Steps not committed because they changed nothing but the revision."""
     conflicts: int = 0
     """Compare-and-sets lost to another worker (each cost one retry)."""
+    lost_replies: int = 0
+    """Commits whose reply was lost (the outcome was unknown), each then sent
+    again to learn it (by a step, or by `resolve()`)."""
+    lost_replies_landed: int = 0
+    """Of those, the ones found to have landed (at the first send, or at a
+    later one): their effects were returned once all the same."""
+    unresolved: int = 0
+    """Steps that raised `OutcomeUnknownError` (or, asyncio, were cancelled
+    with their commit in flight)."""
+
+
+@dataclass(frozen=True)
+class PendingCommit:
+    """A commit whose outcome is not known yet: sent, its reply lost, the
+    store out of reach since. `SharedMachine.resolve(pending)` (any worker
+    on the same store) settles it. Picklable."""
+
+    expected_revision: int
+    """The revision the commit was a compare-and-set from."""
+    proposal: Proposal
+    """What was sent: the state, event, `now` and commit id."""
+    effects: list[Effect]
+    """The effects the step returns if the commit landed (computed by the
+    attempt; the core is pure, so they are exactly the commit's)."""
+
+    @property
+    def commit_id(self) -> str:
+        return self.proposal.commit_id
+
+    @property
+    def revision(self) -> int:
+        """The revision the commit has if it landed."""
+        return self.expected_revision + 1
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return cast(dict[str, Any], json.loads(self.proposal.event_json))
+
+    @property
+    def now(self) -> str:
+        return self.proposal.now
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What `resolve()` found. `committed`: the commit is in the shared state
+    as `revision` (it landed at its first send, or resolve sent it again and it
+    landed then), and `effects` are its effects, for the caller to carry out.
+    Not committed: it is not in the shared state and can never land (the
+    store moved past the revision it expected); `effects` is empty, and the
+    caller steps the event again if it still should happen."""
+
+    commit_id: str
+    committed: bool
+    revision: int | None
+    effects: list[Effect]
 
 
 class _Attempt(NamedTuple):
@@ -257,12 +331,13 @@ class _Replica:
                  "status": {"online": online, "version": version, "active_jails": active_jails}}
         return _Attempt(Proposal(state_json, format_instant(micros), _dumps(event), cache_replaced), effects, report)
 
-    def committed(self, proposal: Proposal) -> None:
-        """Our proposal is now the stored state (the local machine holds it)."""
+    def committed(self, proposal: Proposal, *, local_holds_it: bool = True) -> None:
+        """Our proposal is now the stored state (the local machine holds it,
+        unless `local_holds_it` is False)."""
         revision = self.snapshot.revision + 1
         epoch = revision if proposal.cache_replaced else self.snapshot.cache_epoch
         self.snapshot = Snapshot(revision, proposal.state_json, epoch)
-        self.dirty = False
+        self.dirty = not local_holds_it
         if proposal.cache_replaced:
             self.cache = _session_cache_settings(self.snapshot)
             self._install_cache()
@@ -299,11 +374,14 @@ def _check_bootstrap(replica: _Replica, snapshot: Snapshot, fresh: Machine, mode
     )
 
 
-def _check_mode(on_bootstrap_mismatch: str, max_retries: int) -> None:
+def _check_mode(on_bootstrap_mismatch: str, max_retries: int, resolve_timeout: float) -> None:
     if on_bootstrap_mismatch not in ("error", "use_stored"):
         raise ValueError(f"on_bootstrap_mismatch: expected 'error' or 'use_stored', got {on_bootstrap_mismatch!r}")
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError(f"max_retries: expected an int >= 0, got {max_retries!r}")
+    if (isinstance(resolve_timeout, bool) or not isinstance(resolve_timeout, (int, float))
+            or not 0 <= resolve_timeout < float("inf")):
+        raise ValueError(f"resolve_timeout: expected a finite number of seconds >= 0, got {resolve_timeout!r}")
 
 
 def _backoff(conflicts: int) -> float:
@@ -333,14 +411,53 @@ def _check_contiguous(description: str, after_revision: int, commits: list[Commi
 
 
 # One step's conversation with the store, written once for both machines: the
-# generator yields ("load_if_newer", revision), ("commit", revision, proposal)
-# or ("sleep", seconds), is sent each answer, and returns the attempt that
-# stood. `_drive` runs it on a Store, `_drive_async` on an AsyncStore.
+# generator yields ("load_if_newer", revision), ("commit", revision, proposal,
+# effects), ("resend", revision, proposal, effects) or ("sleep", seconds), is
+# sent each answer (or thrown the StoreUnavailableError a store call raised),
+# and returns its result. `_drive` runs it on a Store, `_drive_async` on an
+# AsyncStore.
 _Request = tuple[Any, ...]
 
 
-def _step_protocol(replica: _Replica, attempt: Callable[[], _Attempt], stats: Stats, max_retries: int) \
-        -> Generator[_Request, Any, _Attempt]:
+def _resend_pause(attempt: int) -> float:
+    """Seconds before resending a commit whose reply was lost, at the
+    `attempt`th resend: none at once (a new connection usually answers), then
+    doubling from 10 ms up to 0.5 s."""
+    return 0.0 if attempt == 0 else min(0.5, 0.01 * 2 ** (attempt - 1))
+
+
+def _settle(replica: _Replica, expected: int, proposal: Proposal, effects: list[Effect] | None,
+            first_error: StoreUnavailableError, resolve_timeout: float) -> Generator[_Request, Any, Snapshot | None]:
+    """Learns the outcome of a commit whose reply was lost by sending it
+    again, the same proposal under the same commit id, until the store
+    answers: None if it is committed as `expected + 1` (then or now), else
+    the current state (it did not land and never can). Past
+    `resolve_timeout` seconds: OutcomeUnknownError with the pending commit."""
+    deadline = time.monotonic() + resolve_timeout
+    error = first_error
+    attempt = 0
+    while True:
+        if attempt:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pending = PendingCommit(expected, proposal, list(effects or []))
+                raise OutcomeUnknownError(
+                    replica.description,
+                    f"the reply to commit {proposal.commit_id} (revision {expected + 1}) was lost and the store "
+                    f"stayed out of reach for {resolve_timeout:g} s ({attempt} tries to learn its outcome; last: "
+                    f"{error.reason}): whether it landed is unknown. machine.resolve(error.pending) settles it "
+                    "once the store is back; stepping the event again instead could apply it twice", pending)
+            yield ("sleep", min(_resend_pause(attempt), left))
+        attempt += 1
+        try:
+            answer: Snapshot | None = yield ("resend", expected, proposal, effects)
+            return answer
+        except StoreUnavailableError as raised:
+            error = raised
+
+
+def _step_protocol(replica: _Replica, attempt: Callable[[], _Attempt], stats: Stats, max_retries: int,
+                   resolve_timeout: float) -> Generator[_Request, Any, _Attempt]:
     conflicts = 0
     while True:
         tried = attempt()
@@ -352,7 +469,21 @@ def _step_protocol(replica: _Replica, attempt: Callable[[], _Attempt], stats: St
                 return tried
             replica.observe(fresh)
             continue
-        current = yield ("commit", replica.snapshot.revision, tried.proposal)
+        expected = replica.snapshot.revision
+        try:
+            current = yield ("commit", expected, tried.proposal, tried.effects)
+        except StoreUnavailableError as error:
+            if not error.outcome_unknown:
+                raise
+            stats.lost_replies += 1
+            try:
+                current = yield from _settle(replica, expected, tried.proposal, tried.effects, error,
+                                             resolve_timeout)
+            except OutcomeUnknownError:
+                stats.unresolved += 1
+                raise
+            if current is None:
+                stats.lost_replies_landed += 1
         if current is None:
             replica.committed(tried.proposal)
             stats.steps += 1
@@ -373,32 +504,85 @@ def _step_protocol(replica: _Replica, attempt: Callable[[], _Attempt], stats: St
                 replica.observe(fresh)
 
 
-def _drive(store: Store, protocol: Generator[_Request, Any, _Attempt]) -> _Attempt:
-    answer: Any = None
+def _resolve_protocol(replica: _Replica, pending: PendingCommit, resolve_timeout: float) \
+        -> Generator[_Request, Any, Resolution]:
+    expected, proposal = pending.expected_revision, pending.proposal
     try:
-        while True:
-            request = protocol.send(answer)
-            if request[0] == "sleep":
-                time.sleep(request[1])
-                answer = None
-            else:
-                answer = getattr(store, request[0])(*request[1:])
-    except StopIteration as done:
-        return cast(_Attempt, done.value)
+        current = yield ("resend", expected, proposal, pending.effects)
+    except StoreUnavailableError as error:
+        current = yield from _settle(replica, expected, proposal, pending.effects, error, resolve_timeout)
+    if current is None:
+        if replica.snapshot.revision == expected:
+            replica.committed(proposal, local_holds_it=False)
+        return Resolution(proposal.commit_id, True, expected + 1, list(pending.effects))
+    if current.revision != replica.snapshot.revision:
+        replica.observe(current)
+    return Resolution(proposal.commit_id, False, None, [])
 
 
-async def _drive_async(store: AsyncStore, protocol: Generator[_Request, Any, _Attempt]) -> _Attempt:
+def _pending_of(target: PendingCommit | OutcomeUnknownError) -> PendingCommit:
+    if isinstance(target, OutcomeUnknownError):
+        return target.pending
+    if isinstance(target, PendingCommit):
+        return target
+    raise TypeError(f"resolve: expected a PendingCommit or an OutcomeUnknownError, got {type(target).__name__}")
+
+
+def _drive(store: Store, protocol: Generator[_Request, Any, _T]) -> _T:
     answer: Any = None
+    error: StoreUnavailableError | None = None
     try:
         while True:
-            request = protocol.send(answer)
-            if request[0] == "sleep":
-                await asyncio.sleep(request[1])
-                answer = None
+            if error is None:
+                request = protocol.send(answer)
             else:
-                answer = await getattr(store, request[0])(*request[1:])
+                request, error = protocol.throw(error), None
+            kind = request[0]
+            try:
+                if kind == "commit":
+                    answer = store.commit(request[1], request[2])
+                elif kind == "load_if_newer":
+                    answer = store.load_if_newer(request[1])
+                elif kind == "resend":
+                    answer = store.commit(request[1], request[2], resend=True)
+                else:
+                    time.sleep(request[1])
+                    answer = None
+            except StoreUnavailableError as raised:
+                error = raised
     except StopIteration as done:
-        return cast(_Attempt, done.value)
+        return cast(_T, done.value)
+
+
+async def _drive_async(store: AsyncStore, protocol: Generator[_Request, Any, _T],
+                       on_cancel: Callable[[_Request], None]) -> _T:
+    answer: Any = None
+    error: StoreUnavailableError | None = None
+    try:
+        while True:
+            if error is None:
+                request = protocol.send(answer)
+            else:
+                request, error = protocol.throw(error), None
+            kind = request[0]
+            try:
+                if kind == "commit":
+                    answer = await store.commit(request[1], request[2])
+                elif kind == "load_if_newer":
+                    answer = await store.load_if_newer(request[1])
+                elif kind == "resend":
+                    answer = await store.commit(request[1], request[2], resend=True)
+                else:
+                    await asyncio.sleep(request[1])
+                    answer = None
+            except StoreUnavailableError as raised:
+                error = raised
+            except asyncio.CancelledError:
+                if kind in ("commit", "resend"):
+                    on_cancel(request)
+                raise
+    except StopIteration as done:
+        return cast(_T, done.value)
 
 
 class _Shared:
@@ -439,7 +623,11 @@ class SharedMachine(_Shared):
     `on_session_cache(kind)` is called in this process at start and whenever
     an observed commit replaced the session cache (in any worker, this one
     included): the host installs a new, empty cache of that kind there, and
-    leaves `session_cache_replaced` effects alone (see PER_PROCESS_EFFECTS)."""
+    leaves `session_cache_replaced` effects alone (see PER_PROCESS_EFFECTS).
+
+    `resolve_timeout` bounds how long a step whose commit reply was lost
+    keeps trying to learn its outcome (each try also waits as long as the
+    client's own timeouts let it) before `OutcomeUnknownError`."""
 
     def __init__(
         self,
@@ -447,13 +635,15 @@ class SharedMachine(_Shared):
         bootstrap_settings: Settings,
         *,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        resolve_timeout: float = DEFAULT_RESOLVE_TIMEOUT,
         on_session_cache: SessionCacheHook | None = None,
         on_bootstrap_mismatch: BootstrapMismatch = "error",
     ) -> None:
-        _check_mode(on_bootstrap_mismatch, max_retries)
+        _check_mode(on_bootstrap_mismatch, max_retries, resolve_timeout)
         fresh = Machine(bootstrap_settings)
         self.store = store
         self.max_retries = max_retries
+        self.resolve_timeout = float(resolve_timeout)
         self.stats = Stats()
         self._lock = self._guard = threading.RLock()
         self._replica = _Replica(store.description, on_session_cache)
@@ -466,7 +656,8 @@ class SharedMachine(_Shared):
 
     def _run(self, attempt: Callable[[], _Attempt]) -> _Attempt:
         with self._lock:
-            return _drive(self.store, _step_protocol(self._replica, attempt, self.stats, self.max_retries))
+            return _drive(self.store, _step_protocol(self._replica, attempt, self.stats, self.max_retries,
+                                                     self.resolve_timeout))
 
     def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
         """Applies `event` at `now` and commits it; returns the committed
@@ -481,6 +672,20 @@ class SharedMachine(_Shared):
         micros = _micros(now)
         tried = self._run(lambda: self._replica.attempt_probe(online, version, active_jails, micros))
         return self._replica.result_report(tried)
+
+    def resolve(self, pending: PendingCommit | OutcomeUnknownError) -> Resolution:
+        """Settles a commit whose outcome was unknown (an `OutcomeUnknownError`
+        or its `pending`), from any worker on the same store: sends it again
+        under its commit id, so it lands at most once. Committed (it had
+        landed, or it lands now because the store still stands at the
+        revision it expected): its effects, to carry out. Not committed: the
+        store moved past that revision with other commits, so it never will.
+        `OutcomeUnknownError` again while the store stays out of reach for
+        `resolve_timeout`; `LogTrimmedError` if its revision was trimmed
+        from the log before this call, so the outcome can no longer be known."""
+        found = _pending_of(pending)
+        with self._lock:
+            return _drive(self.store, _resolve_protocol(self._replica, found, self.resolve_timeout))
 
     def refresh(self) -> bool:
         """Reads the store; True if it held a newer revision than this worker had seen."""
@@ -515,10 +720,16 @@ class AsyncSharedMachine(_Shared):
     """`SharedMachine` for asyncio hosts, over an `AsyncStore`. Make it with
     `await AsyncSharedMachine.open(...)`; `watch()` yields every commit."""
 
-    def __init__(self, store: AsyncStore, max_retries: int, on_session_cache: SessionCacheHook | None) -> None:
+    def __init__(self, store: AsyncStore, max_retries: int, on_session_cache: SessionCacheHook | None,
+                 resolve_timeout: float = DEFAULT_RESOLVE_TIMEOUT) -> None:
         self.store = store
         self.max_retries = max_retries
+        self.resolve_timeout = float(resolve_timeout)
         self.stats = Stats()
+        self.unresolved: list[PendingCommit] = []
+        """Commits in flight when their step was cancelled (a request timeout,
+        a client gone): they may have landed, and their effects went to
+        nobody. Each is logged as a warning too; `resolve()` settles it."""
         self._lock = asyncio.Lock()
         self._guard = nullcontext()  # one thread: steps touch the local machine only between awaits
         self._replica = _Replica(store.description, on_session_cache)
@@ -530,12 +741,13 @@ class AsyncSharedMachine(_Shared):
         bootstrap_settings: Settings,
         *,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        resolve_timeout: float = DEFAULT_RESOLVE_TIMEOUT,
         on_session_cache: SessionCacheHook | None = None,
         on_bootstrap_mismatch: BootstrapMismatch = "error",
     ) -> AsyncSharedMachine:
-        _check_mode(on_bootstrap_mismatch, max_retries)
+        _check_mode(on_bootstrap_mismatch, max_retries, resolve_timeout)
         fresh = Machine(bootstrap_settings)
-        machine = cls(store, max_retries, on_session_cache)
+        machine = cls(store, max_retries, on_session_cache, resolve_timeout)
         snapshot = await store.load()
         if snapshot is None:
             fresh_json = fresh.state_json
@@ -547,7 +759,30 @@ class AsyncSharedMachine(_Shared):
     async def _run(self, attempt: Callable[[], _Attempt]) -> _Attempt:
         async with self._lock:
             return await _drive_async(self.store, _step_protocol(self._replica, attempt, self.stats,
-                                                                 self.max_retries))
+                                                                 self.max_retries, self.resolve_timeout),
+                                      self._cancelled)
+
+    def _cancelled(self, request: _Request) -> None:
+        """The step was cancelled while its commit was in flight."""
+        _kind, expected, proposal, effects = request
+        pending = PendingCommit(expected, proposal, list(effects or []))
+        self.unresolved.append(pending)
+        self.stats.unresolved += 1
+        logger.warning("%s: a step was cancelled with commit %s (revision %d) in flight: it may have landed, and "
+                       "its effects went to nobody; machine.resolve() settles it (machine.unresolved)",
+                       self._replica.description, pending.commit_id, pending.revision)
+
+    async def resolve(self, pending: PendingCommit | OutcomeUnknownError) -> Resolution:
+        """`SharedMachine.resolve`. A pending commit this machine listed in
+        `unresolved` leaves the list once settled."""
+        found = _pending_of(pending)
+        async with self._lock:
+            resolution = await _drive_async(self.store, _resolve_protocol(self._replica, found,
+                                                                          self.resolve_timeout),
+                                            lambda request: None)
+        if found in self.unresolved:
+            self.unresolved.remove(found)
+        return resolution
 
     async def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
         event_json, micros = _event_json(event), _micros(now)
@@ -606,5 +841,5 @@ class AsyncSharedMachine(_Shared):
         return f"<AsyncSharedMachine {self.store.description} revision={self.revision()}>"
 
 
-__all__ = ["AsyncSharedMachine", "PER_PROCESS_EFFECTS", "SessionCacheSettings", "SharedMachine", "Stats",
-           "format_instant"]
+__all__ = ["AsyncSharedMachine", "PER_PROCESS_EFFECTS", "PendingCommit", "Resolution", "SessionCacheSettings",
+           "SharedMachine", "Stats", "format_instant"]

@@ -11,6 +11,7 @@ never block. Layout (docs/shared-stores.md):
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sqlite3
 import threading
@@ -19,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from .errors import StoreCorruptError, StoreError, StoreStateMissingError, StoreUnavailableError
+from .errors import LogTrimmedError, StoreCorruptError, StoreError, StoreStateMissingError, StoreUnavailableError
 from .store import (
     DEFAULT_LOG_RETENTION,
     DEFAULT_NAME,
@@ -69,7 +70,14 @@ class SqliteStore:
     `timeout` is how long a writer waits for another's transaction (SQLite's
     busy timeout) before `StoreUnavailableError`. `synchronous` is SQLite's
     setting: "NORMAL" (default) survives a process crash, "FULL" also a power
-    loss, at an fsync per commit."""
+    loss, at an fsync per commit.
+
+    A commit that fails (a full disk, a read-only file, a lock held past the
+    timeout, an I/O error) is rolled back and its outcome read back at once,
+    so a `StoreUnavailableError` from `commit` means it did not land; only if
+    that read fails too is `outcome_unknown` set. After a read-only error the
+    next write opens the file again (SQLite keeps a connection read-only that
+    opened the file so), so the store works once the file is writable."""
 
     def __init__(
         self,
@@ -86,17 +94,39 @@ class SqliteStore:
         if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous: expected NORMAL, FULL or EXTRA, got {synchronous!r}")
         self.description = f"sqlite store {self.path} (table bangui_state, name {self.name!r})"
+        self.timeout = timeout
+        self._synchronous = synchronous.upper()
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._reopen = False  # set by a read-only error: the next write opens the file again
+        self._db = self._connect()
+        self._connected = True
         try:
-            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as error:
-            raise StoreUnavailableError(self.description, f"cannot open the database: {error}") from None
-        try:
-            self._prepare_retrying(synchronous.upper(), timeout)
+            self._prepare_retrying(self._synchronous, timeout)
         except BaseException:
             self._db.close()
             raise
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(self.description, f"cannot open the database: {error}") from None
+
+    def _reconnect(self) -> None:
+        """Opens the file again (under the lock): SQLite opens a file it may
+        not write read-only, and the connection stays so after the file
+        becomes writable. The old connection is closed first: while it is
+        open, a new one in this process shares its read-only WAL files."""
+        self._db.close()
+        self._connected = False
+        db = self._connect()
+        try:
+            self._prepare(db, self._synchronous)
+        except BaseException:
+            db.close()
+            raise
+        self._db, self._connected, self._reopen = db, True, False
 
     def _prepare_retrying(self, synchronous: str, timeout: float) -> None:
         """Workers that start together open a new file at once. Switching it
@@ -136,6 +166,8 @@ class SqliteStore:
                                                "app's lifespan)")
         with self._lock:
             try:
+                if self._reopen and (writing or not self._connected):
+                    self._reconnect()
                 try:
                     return work(self._db)
                 finally:
@@ -151,12 +183,32 @@ class SqliteStore:
             except StoreError:
                 raise
             except sqlite3.DatabaseError as error:
-                message = str(error)
-                if isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
-                    raise StoreUnavailableError(self.description, f"database is locked: {message}") from None
-                if "not a database" in message or "malformed" in message:
-                    raise StoreCorruptError(self.description, f"not a usable database: {message}") from None
-                raise StoreUnavailableError(self.description, message, outcome_unknown=writing) from None
+                raise self._error(error, writing) from None
+
+    def _error(self, error: sqlite3.DatabaseError, writing: bool) -> StoreError:
+        """SQLite's error as the store's, with what it means for the operator."""
+        message = str(error)
+        code = str(getattr(error, "sqlite_errorname", ""))
+        named = f"{message} ({code})" if code and code not in message else message
+        if code.startswith("SQLITE_BUSY") or code.startswith("SQLITE_LOCKED") or (
+                not code and isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message)):
+            return StoreUnavailableError(self.description, f"database is locked: {named}: another connection held "
+                                                           f"the lock for longer than timeout={self.timeout:g} s")
+        if code.startswith("SQLITE_READONLY") or "readonly database" in message:
+            self._reopen = True
+            return StoreUnavailableError(self.description, f"the database is read-only: {named}: make the file, "
+                                                           "its -wal and -shm files (made with the file's mode) "
+                                                           "and its directory writable by this process")
+        if code == "SQLITE_FULL" or "disk is full" in message:
+            return StoreUnavailableError(self.description, f"the disk is full: {named}")
+        if code.startswith("SQLITE_NOTADB") or code.startswith("SQLITE_CORRUPT") or "not a database" in message \
+                or "malformed" in message:
+            return StoreCorruptError(self.description, f"not a usable database: {named}")
+        if code.startswith("SQLITE_IOERR") or "I/O error" in message:
+            return StoreUnavailableError(self.description, f"cannot write or read the file: {named} (a full disk, "
+                                                           "a file size limit, a failing device)",
+                                         outcome_unknown=writing)
+        return StoreUnavailableError(self.description, named, outcome_unknown=writing)
 
     def _row(self, row: Any) -> Snapshot:
         revision, state, epoch = row
@@ -170,6 +222,17 @@ class SqliteStore:
         row = db.execute("SELECT revision, state, cache_epoch FROM bangui_state WHERE name = ?",
                          (self.name,)).fetchone()
         return None if row is None else self._row(row)
+
+    def _committed_as(self, db: sqlite3.Connection, revision: int, commit_id: str, current: int) -> bool | None:
+        """Whether `commit_id` is the commit of `revision` (the stored
+        revision being `current` >= `revision`); None if that log entry was
+        trimmed, so nobody can tell."""
+        if current == revision:
+            row = db.execute("SELECT commit_id FROM bangui_state WHERE name = ?", (self.name,)).fetchone()
+        else:
+            row = db.execute("SELECT commit_id FROM bangui_log WHERE name = ? AND revision = ?",
+                             (self.name, revision)).fetchone()
+        return None if row is None else row[0] == commit_id
 
     def load(self) -> Snapshot | None:
         return self._run(self._select)
@@ -204,7 +267,7 @@ class SqliteStore:
 
         return self._run(work, writing=True)
 
-    def commit(self, expected_revision: int, proposal: Proposal) -> Snapshot | None:
+    def commit(self, expected_revision: int, proposal: Proposal, *, resend: bool = False) -> Snapshot | None:
         revision = expected_revision + 1
         state = proposal.state_json if carries_state(revision, self.log_retention) else None
         cut = trim_before(revision, self.log_retention)
@@ -218,9 +281,15 @@ class SqliteStore:
             # only at the expected revision.
             if db.execute(_COMMIT_UPDATE, update).rowcount != 1:
                 current = self._select(db)
-                db.execute("ROLLBACK")
                 if current is None:
                     raise StoreStateMissingError(self.description, "the machine's row is gone")
+                mine = self._committed_as(db, revision, proposal.commit_id, current.revision) \
+                    if current.revision >= revision else False
+                db.execute("ROLLBACK")
+                if mine:
+                    return None  # this commit, sent before: done already
+                if mine is None and resend:
+                    raise self._trimmed(revision, proposal.commit_id)
                 return current
             db.execute(_COMMIT_INSERT, entry)
             if cut:
@@ -228,7 +297,34 @@ class SqliteStore:
             db.execute("COMMIT")
             return None
 
-        return self._run(work, writing=True)
+        try:
+            return self._run(work, writing=True)
+        except StoreUnavailableError as error:
+            # The transaction is over (committed or rolled back) and nothing
+            # is in flight: read which, so that the caller knows.
+            try:
+                landed = self._run(lambda db: self._landed(db, revision, proposal.commit_id))
+            except StoreError:
+                raise StoreUnavailableError(self.description, f"{error.reason}; whether the commit landed could "
+                                                              "not be read", outcome_unknown=True) from None
+            if landed:
+                return None
+            if landed is None and resend:  # an earlier send may have landed, and its log entry is gone
+                raise self._trimmed(revision, proposal.commit_id) from None
+            raise StoreUnavailableError(self.description, f"{error.reason}; nothing was committed") from None
+
+    def _landed(self, db: sqlite3.Connection, revision: int, commit_id: str) -> bool | None:
+        """Whether `commit_id` is the commit of `revision` now (None: its log
+        entry was trimmed)."""
+        row = db.execute("SELECT revision FROM bangui_state WHERE name = ?", (self.name,)).fetchone()
+        if row is None or type(row[0]) is not int or row[0] < revision:
+            return False
+        return self._committed_as(db, revision, commit_id, row[0])
+
+    def _trimmed(self, revision: int, commit_id: str) -> LogTrimmedError:
+        return LogTrimmedError(self.description, f"commit {commit_id} would be revision {revision}, which is no "
+                                                 "longer in the log (trimmed by log_retention): whether it landed "
+                                                 "can no longer be known", commit_id)
 
     def read_log(self, after_revision: int = 0, limit: int | None = None) -> list[Commit]:
         def work(db: sqlite3.Connection) -> list[Commit]:
@@ -299,7 +395,9 @@ class AsyncSqliteStore:
     async def create(self, state_json: str) -> Snapshot | None:
         return await self._call(self.sync.create, state_json)
 
-    async def commit(self, expected_revision: int, proposal: Proposal) -> Snapshot | None:
+    async def commit(self, expected_revision: int, proposal: Proposal, *, resend: bool = False) -> Snapshot | None:
+        if resend:
+            return await self._call(functools.partial(self.sync.commit, resend=True), expected_revision, proposal)
         return await self._call(self.sync.commit, expected_revision, proposal)
 
     async def read_log(self, after_revision: int = 0, limit: int | None = None) -> list[Commit]:

@@ -153,12 +153,22 @@ class Store(Protocol):
         """Stores a new machine (revision 0) unless one exists: None if
         created (the log starts empty), else the existing machine."""
 
-    def commit(self, expected_revision: int, proposal: Proposal) -> Snapshot | None:
+    def commit(self, expected_revision: int, proposal: Proposal, *, resend: bool = False) -> Snapshot | None:
         """Compare-and-set: if the stored revision is `expected_revision`,
         stores the proposal as `expected_revision + 1`, appends it to the log
         (trimmed to the retention) and notifies watchers, atomically, and
         returns None. Otherwise changes nothing and returns the current
-        machine, so a retry needs no extra read."""
+        machine, so a retry needs no extra read.
+
+        Idempotent per commit id: if `proposal.commit_id` is already the
+        commit at `expected_revision + 1` (an earlier send whose reply was
+        lost), returns None without writing. `resend`: the proposal was sent
+        before; if the stored revision is past `expected_revision + 1` and that
+        entry was trimmed from the log, `LogTrimmedError` (the outcome can no
+        longer be known) rather than the current machine.
+
+        `StoreUnavailableError` if the store cannot be reached, with
+        `outcome_unknown` when the commit may have landed."""
 
     def read_log(self, after_revision: int = 0, limit: int | None = None) -> list[Commit]:
         """Log entries with a revision above `after_revision`, oldest first."""
@@ -189,7 +199,8 @@ class AsyncStore(Protocol):
 
     async def create(self, state_json: str) -> Snapshot | None: ...
 
-    async def commit(self, expected_revision: int, proposal: Proposal) -> Snapshot | None: ...
+    async def commit(self, expected_revision: int, proposal: Proposal, *, resend: bool = False) \
+            -> Snapshot | None: ...
 
     async def read_log(self, after_revision: int = 0, limit: int | None = None) -> list[Commit]: ...
 
