@@ -29,7 +29,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +39,7 @@ import bangui_state
 import structlog
 from bangui_state.types import Effect
 from bangui_state.shared import (AsyncRedisStore, AsyncSessionCache, AsyncSharedMachine, AsyncSqliteStore,
-                                 CachedSession, LogTrimmedError, StoreError, session_cache_for)
+                                 CachedSession, Commit, LogTrimmedError, StoreError, session_cache_for)
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -247,6 +247,20 @@ def error_response(failure: Exception) -> JSONResponse:
     return error(400, str(failure))
 
 
+async def close_watch(commits: AsyncGenerator[Commit, None], pending: asyncio.Task[Any] | None) -> None:
+    """Ends a stream's watch: cancels the read in flight, then closes the
+    generator (its subscription). The stream ends at once even if the read is
+    slow to honour the cancellation: the generator is then closed when it does."""
+    if pending is not None and not pending.done():
+        pending.cancel()
+        done, _ = await asyncio.wait({pending}, timeout=1.0)
+        if not done:
+            log.warning("event_stream_close_slow", waited_s=1.0)
+            pending.add_done_callback(lambda _: asyncio.ensure_future(commits.aclose()))
+            return
+    await commits.aclose()
+
+
 SESSION_CHECK_INTERVAL = 1.0
 """Seconds between checks that an event stream's session is still live."""
 KEEPALIVE_INTERVAL = 15.0
@@ -444,10 +458,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             except StoreError:
                 return  # the page reconnects, and learns from /api/state what is wrong
             finally:
-                if pending is not None:
-                    pending.cancel()
-                    await asyncio.wait({pending})
-                await commits.aclose()
+                await close_watch(commits, pending)
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"cache-control": "no-store"})
