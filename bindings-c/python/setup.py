@@ -6,18 +6,24 @@ shared library into the package, and compiles the cffi API-mode extension.
   this file, so a wheel builds from the sdist alone. The extension's
   declarations are generated from it (build_ffi.py), so no declaration is
   copied by hand. The package also ships it for the ABI-mode fallback.
-- The library is $BANGUI_STATE_LIB if set at build time, else
-  <repo>/target/release/libbangui_state.so (or $CARGO_TARGET_DIR's), built
-  with `cargo build --release -p bangui-state-c` when it is missing and cargo
-  is available. It is copied into the package; the extension
+- The library is $BANGUI_STATE_LIB if set at build time, else the Rust
+  workspace's target/release/libbangui_state.so (or $CARGO_TARGET_DIR's),
+  built with `cargo build --release -p bangui-state-c` when it is missing and
+  cargo is available. The workspace is the repository's; an sdist carries the
+  two crates the library needs (core, bindings-c) as rust/ beside this file,
+  so `pip install bangui_state-<version>.tar.gz` builds it with cargo where
+  no wheel fits. It is copied into the package; the extension
   `bangui_state._bangui_state_cffi` links against it with an `$ORIGIN` rpath,
   so it loads the shipped copy. Without a library, the package still installs
   (without the extension) and then needs BANGUI_STATE_LIB at run time.
 
 The wheel is platform-specific (it ships native code), hence has_ext_modules.
+Both extensions use only CPython's limited API (3.11 and later), so the wheel
+is tagged cp311-abi3: one wheel for every CPython the package supports.
 """
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +44,22 @@ HEADER_NAME = "bangui_state.h"
 HEADER_CANDIDATES = (REPO / "include" / HEADER_NAME, HERE / "include" / HEADER_NAME)
 EXTENSION = "bangui_state._bangui_state_cffi"
 SPEEDUPS = "bangui_state._speedups"
+# The oldest CPython the package supports (requires-python in pyproject.toml):
+# the limited API version both extensions are compiled against, and the wheel's tag.
+LIMITED_API = ("cp311", "0x030B0000")
+# The sdist's copy of the Rust workspace: what `cargo build -p bangui-state-c` reads.
+SDIST_RUST = "rust"
+RUST_FILES = ("Cargo.toml", "Cargo.lock", "core/Cargo.toml", "core/src", "core/benches",
+              "bindings-c/Cargo.toml", "bindings-c/src")
+RUST_MEMBERS = ["core", "bindings-c"]
+
+
+def rust_workspace():
+    """The repository's Rust workspace, else the sdist's copy, else None."""
+    for candidate in (REPO, HERE / SDIST_RUST):
+        if (candidate / "Cargo.toml").exists() and (candidate / "bindings-c" / "Cargo.toml").exists():
+            return candidate
+    return None
 
 
 @functools.lru_cache(maxsize=None)
@@ -45,12 +67,18 @@ def find_library():
     explicit = os.environ.get("BANGUI_STATE_LIB")
     if explicit:
         return Path(explicit)
-    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    workspace = rust_workspace() or REPO
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or workspace / "target")
     if not target.is_absolute():
-        target = REPO / target
+        target = workspace / target
     built = target / "release" / LIB_NAME
-    if not built.exists() and shutil.which("cargo") and (REPO / "Cargo.toml").exists():
-        subprocess.run(["cargo", "build", "--release", "-p", "bangui-state-c"], cwd=REPO, check=True)
+    if not built.exists() and rust_workspace() is not None:
+        if shutil.which("cargo"):
+            subprocess.run(["cargo", "build", "--release", "-p", "bangui-state-c"], cwd=workspace, check=True,
+                           env=dict(os.environ, CARGO_TARGET_DIR=str(target)))
+        else:
+            print("warning: cargo not found: libbangui_state cannot be built from source "
+                  "(install Rust from https://rustup.rs, or set BANGUI_STATE_LIB)")
     return built
 
 
@@ -62,13 +90,33 @@ def find_header():
 
 
 class SdistWithHeader(sdist):
-    """The sdist carries the header (it lives outside this directory in the repository)."""
+    """The sdist carries the header and the Rust sources of the library (they
+    live outside this directory in the repository), so it builds on its own."""
 
     def make_release_tree(self, base_dir, files):
         super().make_release_tree(base_dir, files)
         include = Path(base_dir) / "include"
         include.mkdir(exist_ok=True)
         shutil.copyfile(find_header(), include / HEADER_NAME)
+        workspace = rust_workspace()
+        if workspace is None:
+            raise FileNotFoundError("the Rust workspace (core, bindings-c) is needed to make an sdist")
+        rust = Path(base_dir) / SDIST_RUST
+        for name in RUST_FILES:
+            source, copy = workspace / name, rust / name
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, copy, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("target", "*.orig", "*.rej"))
+            else:
+                shutil.copyfile(source, copy)
+        # The repository's workspace also has the CLI, the WebAssembly crate and fuzz/.
+        manifest = rust / "Cargo.toml"
+        text, count = re.subn(r"(?m)^members = \[[^\]]*\]$", f"members = {RUST_MEMBERS!r}".replace("'", '"'),
+                              manifest.read_text(encoding="utf-8"))
+        if count != 1:
+            raise ValueError(f"{workspace / 'Cargo.toml'}: no one-line `members = [...]` to rewrite")
+        manifest.write_text(re.sub(r"(?m)^exclude = .*\n", "", text), encoding="utf-8")
 
 
 class BuildWithLibrary(build_py):
@@ -91,6 +139,7 @@ class BuildCffiExtension(build_ext):
     when there is none)."""
 
     def run(self):
+        self.remove_stale_extensions()
         library = find_library()
         if not library.exists():
             print(f"warning: {library} not found; building without the compiled extension (ABI mode only)")
@@ -114,6 +163,24 @@ class BuildCffiExtension(build_ext):
                     setattr(ext, attr, getattr(generated, attr))
         super().run()
 
+    def remove_stale_extensions(self):
+        """An earlier build's copy of an extension under another file name (say
+        _speedups.cpython-311-x86_64-linux-gnu.so, from before the limited API)
+        left in the build directory would be packed too, and imported before
+        the new *.abi3.so: remove it."""
+        for ext in self.extensions:
+            built = Path(self.get_ext_fullpath(ext.name))
+            for stale in built.parent.glob(f"{ext.name.rsplit('.', 1)[-1]}.*.so"):
+                if stale.name != built.name:
+                    print(f"removing {stale} (an earlier build's)")
+                    stale.unlink()
+
+
+def limited_api_extension(name, sources):
+    """An extension compiled against the limited API (named *.abi3.so)."""
+    return Extension(name, sources=sources, py_limited_api=True,
+                     define_macros=[("Py_LIMITED_API", LIMITED_API[1])])
+
 
 class BinaryDistribution(Distribution):
     def has_ext_modules(self):
@@ -123,6 +190,7 @@ class BinaryDistribution(Distribution):
 setup(
     cmdclass={"sdist": SdistWithHeader, "build_py": BuildWithLibrary, "build_ext": BuildCffiExtension},
     distclass=BinaryDistribution,
-    ext_modules=[Extension(EXTENSION, sources=[]),
-                 Extension(SPEEDUPS, sources=["src/bangui_state/_speedups.c"])],
+    ext_modules=[limited_api_extension(EXTENSION, []),
+                 limited_api_extension(SPEEDUPS, ["src/bangui_state/_speedups.c"])],
+    options={"bdist_wheel": {"py_limited_api": LIMITED_API[0]}},
 )

@@ -7,15 +7,24 @@
  * seed's whole process_health_probe_result (bench/python); here it is a few
  * hundred instructions. Anything else returns None having done nothing, and
  * the Python code takes its own path, which says what is wrong with its path.
+ *
+ * Limited API only (Py_LIMITED_API 3.11, set by setup.py), like the cffi
+ * module: the wheel is cp311-abi3, one build for every CPython from 3.11 on.
+ * Its price is the datetime `now`, read as `now - epoch` instead of through
+ * the datetime C API (not in the limited API): about 1,400 more instructions
+ * per call (bench/python/callgrind.py `step`); an int `now` costs the same.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <datetime.h>
 #include <stdint.h>
 
 #include "bangui_state.h"
 
 static PyObject *key_type, *key_status, *key_online, *key_version, *key_active_jails, *probe_type;
+/* The limited API has no datetime C API: the type, timezone.utc and the Unix
+ * epoch come from the datetime module, and a datetime is read as
+ * `now - epoch` (a timedelta's days, seconds, microseconds). */
+static PyObject *datetime_type, *utc, *epoch, *name_tzinfo, *name_days, *name_seconds, *name_microseconds;
 
 /* Whether every key of `dict` is an exact str: then looking a str up in it
  * runs no Python code (no foreign __eq__ that could change the dict while
@@ -29,32 +38,43 @@ static int str_keys_only(PyObject *dict) {
   return 1;
 }
 
+/* An int attribute of `object` (a C-level member: no Python code runs). */
+static int int_attribute(PyObject *object, PyObject *name, long long *out) {
+  PyObject *value = PyObject_GetAttr(object, name);
+  if (value == NULL) return 0;
+  *out = PyLong_AsLongLong(value);
+  Py_DECREF(value);
+  return !(*out == -1 && PyErr_Occurred());
+}
+
 /* Unix microseconds of `now` if it is an int in [min_us, max_us) or an exact
- * datetime whose tzinfo is timezone.utc; else 0 (no error set). */
+ * datetime whose tzinfo is timezone.utc; else 0 (the caller clears any error). */
 static int now_micros(PyObject *now, int64_t min_us, int64_t max_us, int64_t *out) {
   if (PyLong_CheckExact(now)) {
     int overflow = 0;
     long long value = PyLong_AsLongLongAndOverflow(now, &overflow);
-    if (overflow || (value == -1 && PyErr_Occurred())) {
-      PyErr_Clear();
-      return 0;
-    }
+    if (overflow || (value == -1 && PyErr_Occurred())) return 0;
     if (value < min_us || value >= max_us) return 0;
     *out = value;
     return 1;
   }
-  if (!PyDateTime_CheckExact(now) || PyDateTime_DATE_GET_TZINFO(now) != PyDateTime_TimeZone_UTC) return 0;
-  /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-  int64_t y = PyDateTime_GET_YEAR(now), m = PyDateTime_GET_MONTH(now), d = PyDateTime_GET_DAY(now);
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  int64_t days = era * 146097 + doe - 719468;
-  int64_t seconds = days * 86400 + PyDateTime_DATE_GET_HOUR(now) * 3600 + PyDateTime_DATE_GET_MINUTE(now) * 60 +
-                    PyDateTime_DATE_GET_SECOND(now);
-  *out = seconds * 1000000 + PyDateTime_DATE_GET_MICROSECOND(now);
+  if ((PyObject *)Py_TYPE(now) != datetime_type) return 0;
+  /* tzinfo is a C getter; with timezone.utc on both sides the subtraction
+   * calls no utcoffset(), so no Python code runs while the caller holds
+   * borrowed references. */
+  PyObject *tzinfo = PyObject_GetAttr(now, name_tzinfo);
+  if (tzinfo == NULL) return 0;
+  int is_utc = tzinfo == utc;
+  Py_DECREF(tzinfo);
+  if (!is_utc) return 0;
+  PyObject *delta = PyNumber_Subtract(now, epoch);
+  if (delta == NULL) return 0;
+  long long days, seconds, micros;
+  int ok = int_attribute(delta, name_days, &days) && int_attribute(delta, name_seconds, &seconds) &&
+           int_attribute(delta, name_microseconds, &micros);
+  Py_DECREF(delta);
+  if (!ok) return 0;
+  *out = (days * 86400 + seconds) * 1000000 + micros;
   return 1;
 }
 
@@ -79,14 +99,14 @@ static PyObject *step_probe(PyObject *module, PyObject *const *args, Py_ssize_t 
     if (PyErr_Occurred()) return NULL;
     Py_RETURN_NONE; /* a closed machine: the Python path raises */
   }
-  if (!PyDict_CheckExact(event) || PyDict_GET_SIZE(event) != 2 || !PyDict_CheckExact(entries) ||
+  if (!PyDict_CheckExact(event) || PyDict_Size(event) != 2 || !PyDict_CheckExact(entries) ||
       !str_keys_only(event)) {
     Py_RETURN_NONE;
   }
   PyObject *type = PyDict_GetItemWithError(event, key_type);
   if (type == NULL || !PyUnicode_CheckExact(type) || PyUnicode_Compare(type, probe_type) != 0) goto not_taken;
   PyObject *status = PyDict_GetItemWithError(event, key_status);
-  if (status == NULL || !PyDict_CheckExact(status) || PyDict_GET_SIZE(status) > 3 || !str_keys_only(status)) {
+  if (status == NULL || !PyDict_CheckExact(status) || PyDict_Size(status) > 3 || !str_keys_only(status)) {
     goto not_taken;
   }
   PyObject *online = PyDict_GetItemWithError(status, key_online);
@@ -109,7 +129,7 @@ static PyObject *step_probe(PyObject *module, PyObject *const *args, Py_ssize_t 
   } else if (PyErr_Occurred()) {
     goto not_taken;
   }
-  if (present != PyDict_GET_SIZE(status)) goto not_taken;
+  if (present != PyDict_Size(status)) goto not_taken;
   int64_t now_us;
   if (!now_micros(now, PyLong_AsLongLong(args[4]), PyLong_AsLongLong(args[5]), &now_us)) goto not_taken;
   if (active_jails == NULL) {
@@ -122,8 +142,8 @@ static PyObject *step_probe(PyObject *module, PyObject *const *args, Py_ssize_t 
   if (key == NULL) return NULL;
   PyObject *entry = PyDict_GetItemWithError(entries, key);
   Py_DECREF(key);
-  if (entry == NULL || !PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) < 3) goto not_taken;
-  PyObject *version_bytes = PyTuple_GET_ITEM(entry, 0), *nested = PyTuple_GET_ITEM(entry, 2);
+  if (entry == NULL || !PyTuple_CheckExact(entry) || PyTuple_Size(entry) < 3) goto not_taken;
+  PyObject *version_bytes = PyTuple_GetItem(entry, 0), *nested = PyTuple_GetItem(entry, 2);
   if ((version_bytes != Py_None && !PyBytes_CheckExact(version_bytes)) || !PyUnicode_CheckExact(nested)) {
     goto not_taken;
   }
@@ -132,7 +152,7 @@ static PyObject *step_probe(PyObject *module, PyObject *const *args, Py_ssize_t 
 
   /* The entry is borrowed from a dict another thread may change while the GIL is released. */
   Py_INCREF(entry);
-  const char *version_text = version_bytes == Py_None ? NULL : PyBytes_AS_STRING(version_bytes);
+  const char *version_text = version_bytes == Py_None ? NULL : PyBytes_AsString(version_bytes);
   bool is_online = online == Py_True;
   bangui_probe_report report = {0, 0.0, 0};
   char *effects_json = NULL;
@@ -150,14 +170,14 @@ static PyObject *step_probe(PyObject *module, PyObject *const *args, Py_ssize_t 
     bangui_string_free(effects_json);
   } else {
     /* The steady state: a copy of the library's effects for these arguments. */
-    PyObject *copy = PyDict_Copy(PyTuple_GET_ITEM(entry, 1));
+    PyObject *copy = PyDict_Copy(PyTuple_GetItem(entry, 1));
     PyObject *inner = copy == NULL ? NULL : PyDict_GetItemWithError(copy, nested);
     PyObject *inner_copy = inner == NULL ? NULL : PyDict_Copy(inner);
     if (inner_copy != NULL && PyDict_SetItem(copy, nested, inner_copy) == 0) {
       result = PyList_New(1);
       if (result != NULL) {
         Py_INCREF(copy);
-        PyList_SET_ITEM(result, 0, copy);
+        PyList_SetItem(result, 0, copy); /* steals the new reference */
       }
     } else if (inner == NULL && copy != NULL && !PyErr_Occurred()) {
       PyErr_SetString(PyExc_RuntimeError, "bangui_state: a cached steady effect lost its nested dict");
@@ -186,8 +206,20 @@ static struct PyModuleDef module_def = {
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {
-  PyDateTime_IMPORT;
-  if (PyDateTimeAPI == NULL) return NULL;
+  PyObject *datetime = PyImport_ImportModule("datetime");
+  if (datetime == NULL) return NULL;
+  datetime_type = PyObject_GetAttrString(datetime, "datetime");
+  PyObject *timezone = PyObject_GetAttrString(datetime, "timezone");
+  Py_DECREF(datetime);
+  utc = timezone == NULL ? NULL : PyObject_GetAttrString(timezone, "utc");
+  Py_XDECREF(timezone);
+  epoch = utc == NULL ? NULL : PyObject_CallFunction(datetime_type, "iiiiiiiO", 1970, 1, 1, 0, 0, 0, 0, utc);
+  if (datetime_type == NULL || utc == NULL || epoch == NULL) return NULL;
+  name_tzinfo = PyUnicode_InternFromString("tzinfo");
+  name_days = PyUnicode_InternFromString("days");
+  name_seconds = PyUnicode_InternFromString("seconds");
+  name_microseconds = PyUnicode_InternFromString("microseconds");
+  if (!name_tzinfo || !name_days || !name_seconds || !name_microseconds) return NULL;
   key_type = PyUnicode_InternFromString("type");
   key_status = PyUnicode_InternFromString("status");
   key_online = PyUnicode_InternFromString("online");
