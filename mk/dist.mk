@@ -7,7 +7,8 @@
 #                    workspace's version (packaging/dist.py)
 #   make test-dist   each one installed as its ecosystem installs it, with no cargo, rustc or
 #                    C compiler on PATH, and tested as installed (tests/dist/run.py): the Python
-#                    suite against the wheel in a fresh venv, the Node tests against the
+#                    suite against the wheel in a fresh venv, each README Python example in a
+#                    venv holding only the extras it names, the Node tests against the
 #                    tarball in an empty project, the C SDK's example built with pkg-config
 #                    (the one step with a C compiler); also the sdist built with cargo
 #   make bench-dist  the files' sizes and `import bangui_state` time -> target/bench/dist.json

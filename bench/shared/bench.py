@@ -109,7 +109,7 @@ def commit_alone(spec: StoreSpec, count: int) -> list[int]:
     from bangui_state.shared import Proposal
 
     store = StoreSpec(spec.kind, spec.where, spec.name + "-commit").machine().store
-    state_json = spec.machine().state_json()
+    state_json = spec.machine().state_json
     event_json = '{"type":"jail_activated","jail_name":"sshd"}'
     proposals = [Proposal(state_json, "2026-04-27T16:42:00.000000Z", event_json, False) for _ in range(count)]
 
@@ -215,10 +215,10 @@ def bench_store(spec: StoreSpec, quick: bool) -> list[dict[str, Any]]:
     retries = sum(r["conflicts"] for r in results) / total
 
     idle_spec = StoreSpec(spec.kind, spec.where, spec.name + "-idle")
-    before = idle_spec.machine().revision()
+    before = idle_spec.machine().revision
     idle_results = run_workers(idle, [(idle_spec, idle_probes)] * IDLE_WORKERS, timeout=600)
     writes = sum(r["commits"] for r in idle_results)
-    after = idle_spec.machine().revision()
+    after = idle_spec.machine().revision
     assert writes == after - before
     simulated_s = idle_probes * IDLE_PERIOD_S
     # The first probe of the run sees fail2ban come online: that one commit is a

@@ -312,7 +312,7 @@ def create_app(config: Config | None = None) -> FastAPI:
             effects = await worker.step(event)
         except bangui_state.Error as failure:  # the core's, or the store's (StoreError)
             return error_response(failure)
-        return JSONResponse({"revision": worker.machine.revision(), "effects": effects})
+        return JSONResponse({"revision": worker.machine.revision, "effects": effects})
 
     @app.post("/api/login")
     async def login(request: Request) -> JSONResponse:
@@ -371,8 +371,8 @@ def create_app(config: Config | None = None) -> FastAPI:
         await worker.machine.refresh()
         deadline = worker.machine.next_deadline(now_micros())
         return JSONResponse({
-            "state": worker.machine.state(),
-            "effective_settings": worker.machine.effective_settings(),
+            "state": worker.machine.state,
+            "effective_settings": worker.machine.effective_settings,
             "next_deadline": None if deadline is None else deadline.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "worker": {"pid": os.getpid(), "session_cache": worker.session_cache_kind},
         })
@@ -399,7 +399,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         """Overrides of the settings (`{"session_cache_enabled": false}`), checked
         here for weight and by the core for everything else."""
         overrides = http_input.settings_overrides(await request.body(),
-                                                  worker.machine.state()["bootstrap_settings"])
+                                                  worker.machine.state["bootstrap_settings"])
         return await committed({"type": "settings_updated", "overrides": overrides})
 
     @app.delete("/api/recovery")
@@ -417,12 +417,12 @@ def create_app(config: Config | None = None) -> FastAPI:
         if start is None:
             start = http_input.revision(after, "after")
         if start is None:
-            start = worker.machine.revision()
+            start = worker.machine.revision
 
         await worker.machine.refresh()
         # A revision this store never reached: the page followed another store's
         # history (since deleted, or restarted without persistence).
-        unknown_revision = start > worker.machine.revision()
+        unknown_revision = start > worker.machine.revision
 
         async def stream() -> AsyncIterator[str]:
             yield "retry: 500\n\n"

@@ -11,21 +11,28 @@ ecosystem installs them, and tested as installed.
                on PATH but cargo, rustc and the rest of the Rust toolchain, C
                compilers, assemblers and linkers (the pytest plugin
                tests/dist/dist_installed.py asserts they are absent); the
-               wheel with its `redis` and `runtime-state` extras goes into a
-               fresh venv, and the package's whole pytest suite (the shared
-               stores on a private redis-server included; not test_sdist.py,
-               a build from source) runs from a scratch directory against it
-4. abi3        the same wheel, no toolchain, on every other CPython >= 3.11
+               wheel with its `redis`, `runtime-state` and `test` extras (the
+               last: what the suite imports) goes into a fresh venv, and the
+               package's whole pytest suite (the shared stores on a private
+               redis-server included; not test_sdist.py, a build from source)
+               runs from a scratch directory against it
+4. readme      same PATH: each Python example of the README and of the
+               package's README runs in a fresh venv holding only what the
+               `pip install` line before it names (the wheel's extras), that
+               line run as written; the FastAPI apps served by uvicorn as the
+               README starts them, and called as its curl lines do
+               (tests/dist/readme_examples.py; a venv per distinct line)
+5. abi3        the same wheel, no toolchain, on every other CPython >= 3.11
                found (python3.N on PATH, pyenv's versions): installs, and
                tests/dist/smoke.py passes (CI's machine has one CPython)
-5. npm         same PATH: tests/dist/npm.test.mjs installs dist/'s tarball into
+6. npm         same PATH: tests/dist/npm.test.mjs installs dist/'s tarball into
                an empty project and runs the vectors and the shipped README's
                examples through it. The tarball must be byte for byte
                target/wasm's, which make test-wasm tests in full
                (package.test.mjs needs cargo for the CLI's expected outputs;
                hostile.test.mjs, a minute of a million rejected calls per
                class, would run again on the same bytes for nothing)
-6. c-sdk       the SDK unpacked into a scratch prefix; the example built with
+7. c-sdk       the SDK unpacked into a scratch prefix; the example built with
                pkg-config alone (shared, then static) and run; a C compiler is
                the one tool this step adds
 
@@ -57,9 +64,6 @@ from versions import workspace_version  # noqa: E402
 NOT_LINKED = re.compile(r"(?:[\w.]+-)?(?:cc|c89|c99|gcc|g\+\+|c\+\+|cpp|clang|clang\+\+|tcc|icc|icx|ld|ld\.\w+|gold"
                         r"|as|ccache|distcc|cargo|cargo-\w+|rustc|rustup|rustdoc|rust-\w+)(?:-[\d.]+)?")
 MUST_BE_ABSENT = ("cargo", "rustc", "rustup", "cc", "gcc", "c++", "g++", "clang", "ld")
-# The packages the test suite imports beyond the wheel's own dependencies and
-# extras (mk/c.mk's setup-python and mk/shared.mk's setup-shared install the same).
-SUITE_NEEDS = ("hypothesis", "pydantic", "fastapi", "mypy")
 
 
 def log(message: str) -> None:
@@ -173,13 +177,19 @@ def step_python(dist: Path, work: Path) -> None:
     run([sys.executable, "-m", "venv", "--clear", venv])  # before PATH loses everything but the allowed
     env = no_toolchain_env(work, venv)
     run(["python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--only-binary=:all:",
-         f"{wheel}[redis,runtime-state,test]", *SUITE_NEEDS], env=env, cwd=work)
+         f"{wheel}[redis,runtime-state,test]"], env=env, cwd=work)
     scratch = fresh(work / "pytest")  # the current directory: no src/ to import from
     env["PYTHONPATH"] = str(HERE)  # the plugin dist_installed, and nothing named bangui_state
     env["BANGUI_DIST_WHEEL"] = str(wheel)
     tests = ROOT / "bindings-c" / "python" / "tests"
     run(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "dist_installed",
          f"--ignore={tests / 'test_sdist.py'}", tests, ROOT / "examples" / "python"], env=env, cwd=scratch)
+
+
+def step_readme(dist: Path, work: Path) -> None:
+    import readme_examples
+
+    readme_examples.main(dist, work, no_toolchain_env)
 
 
 def step_npm(dist: Path, work: Path, target: Path) -> None:
@@ -228,7 +238,7 @@ def step_c_sdk(dist: Path, work: Path) -> None:
     print(f"the C SDK's example, shared and static: {expected}")
 
 
-STEPS = ("artifacts", "sdist", "python", "abi3", "npm", "c-sdk")
+STEPS = ("artifacts", "sdist", "python", "readme", "abi3", "npm", "c-sdk")
 
 
 def main() -> int:
@@ -254,6 +264,8 @@ def main() -> int:
             step_sdist(dist, work, target)
         elif name == "python":
             step_python(dist, work)
+        elif name == "readme":
+            step_readme(dist, work)
         elif name == "abi3":
             step_abi3(dist, work)
         elif name == "npm":

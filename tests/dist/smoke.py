@@ -39,7 +39,7 @@ assert m.state["pending_recovery"]["jail_name"] == "sshd" and m.revision == 5, m
 with tempfile.TemporaryDirectory() as tmp:
     shared = SharedMachine(SqliteStore(str(Path(tmp) / "state.db")), SETTINGS)
     shared.step({"type": "jail_activated", "jail_name": "sshd"}, T0)
-    assert shared.state()["last_activation"]["jail_name"] == "sshd"
+    assert shared.state["last_activation"]["jail_name"] == "sshd"
 
 print(f"{platform.python_implementation()} {platform.python_version()}: bangui_state {bangui_state.__version__} "
       f"(libbangui_state {bangui_state.LIBRARY_VERSION}) from {Path(bangui_state.__file__).parent}: ok")

@@ -121,11 +121,18 @@ def test_the_wheel_is_one_manylinux_abi3_wheel_for_cpython_3_11_on(wheel: Path) 
     assert not any(n.startswith("bangui_state.libs/") for n in names), "auditwheel had to graft a library"
 
 
-def test_the_redis_extra_is_declared(wheel: Path) -> None:
+def test_the_extras_the_readme_names_are_declared(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         metadata = email.parser.Parser().parsestr(archive.read(f"bangui_state-{VERSION}.dist-info/METADATA").decode())
-    assert "redis" in metadata.get_all("Provides-Extra")
-    assert any(r.startswith("redis") and 'extra == "redis"' in r for r in metadata.get_all("Requires-Dist"))
+    requires = metadata.get_all("Requires-Dist")
+    for extra, packages in {"redis": ["redis"], "structlog": ["structlog"], "fastapi": ["fastapi", "uvicorn"],
+                            "runtime-state": ["starlette", "structlog"],
+                            "test": ["pytest", "hypothesis", "pydantic", "fastapi", "mypy", "redis"]}.items():
+        assert extra in metadata.get_all("Provides-Extra"), extra
+        marker = extra.replace("-", "_")  # the metadata's normalised name
+        for package in packages:
+            assert any(re.match(rf"{package}\b", r) and (f'extra == "{extra}"' in r or f'extra == "{marker}"' in r)
+                       for r in requires), (extra, package, requires)
 
 
 def test_auditwheel_finds_the_wheel_consistent_with_its_manylinux_tag(wheel: Path) -> None:

@@ -124,9 +124,7 @@ def machine_of(app: Starlette) -> Any:
 
 
 def state_of(app: Starlette) -> dict[str, Any]:
-    machine = machine_of(app)
-    text = machine.state_json if isinstance(machine, Machine) else machine.state_json()
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(machine_of(app).state_json)  # type: ignore[no-any-return]
 
 
 def without_revision(state: dict[str, Any]) -> dict[str, Any]:
@@ -575,7 +573,7 @@ def run_calls(barrier: Any, path: str, calls: list[tuple[Any, ...]]) -> dict[str
     for call in calls:
         commits = machine.stats.commits
         perform(app, call, clock)
-        made.append((call, machine.revision() if machine.stats.commits > commits else None))
+        made.append((call, machine.revision if machine.stats.commits > commits else None))
     barrier.wait()  # every worker's writes have returned: reads must see them all
     app_state: Any = app.state
     reads = {"last_activation": app_state.last_activation, "pending_recovery": app_state.pending_recovery,
@@ -591,7 +589,7 @@ def test_4_processes_end_where_their_committed_calls_applied_serially_end(
         path = str(Path(directory) / "state.db")
         results = run_workers(run_calls, [(path, calls) for calls in calls_per_worker])
         final = SharedMachine(SqliteStore(path), record_of(BOOTSTRAP))
-        shared_state = final.state()
+        shared_state = final.state
         final.close()
     committed = sorted((revision, call) for result in results for call, revision in result["made"]
                        if revision is not None)
@@ -775,7 +773,7 @@ def test_over_an_async_shared_machine_the_aio_calls_do_what_the_seeds_calls_do(s
                     got.append(await aio.cache_setup_completion(app, args[0]))
         assert type(app.state.session_cache) is InMemorySessionCache
         await machine.aclose()
-        return got, logs, json.loads(machine.state_json())
+        return got, logs, json.loads(machine.state_json)
 
     got, logs, state = asyncio.run(main())
     assert got == expected
@@ -804,7 +802,7 @@ def test_over_an_async_shared_machine_sync_writes_name_the_coroutine_and_change_
             with pytest.raises(rs.AsyncMachineError) as refused:
                 attempt()
             assert names in str(refused.value) and "nothing was changed" in str(refused.value)
-        assert machine.revision() == 0
+        assert machine.revision == 0
         await machine.aclose()
 
     asyncio.run(main())

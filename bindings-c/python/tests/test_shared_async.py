@@ -58,7 +58,7 @@ def test_watch_yields_every_commit_of_other_processes_in_order(spec: StoreSpec) 
         done = await loop.run_in_executor(None, run_workers, commit_some, [(spec, w, 50) for w in range(4)])
         assert sum(done) == 200
         await asyncio.wait_for(watcher, 30)
-        assert machine.revision() == 200  # the watcher refreshed the machine
+        assert machine.revision == 200  # the watcher refreshed the machine
         await close(machine)
         return seen
 
@@ -78,15 +78,15 @@ def test_concurrent_tasks_and_workers_commit_every_step(spec: StoreSpec) -> None
 
         await asyncio.gather(*(activate(first if t % 2 else second, t) for t in range(8)))
         await first.refresh()
-        assert first.revision() == 200
+        assert first.revision == 200
         commits = await first.commits(0)
         assert len({c.event["jail_name"] for c in commits}) == 200
         report = await first.health_probe(True, "1.1.0", 2, at(100))
         assert report.came_online and report.revision == 201
         steady = await second.health_probe(True, "1.1.0", 2, at(105))
-        assert steady.steady and steady.revision == 201 and second.revision() == 201
+        assert steady.steady and steady.revision == 201 and second.revision == 201
         assert first.next_deadline(at(0)) is not None
-        assert first.effective_settings() == BOOTSTRAP
+        assert first.effective_settings == BOOTSTRAP
         trace = await first.export_trace()
         assert trace.startswith('{"bootstrap":')
         await close(first)
@@ -129,8 +129,23 @@ def test_the_async_script_is_loaded_again_after_script_flush(redis_server: Any) 
         await machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
         await client.script_flush()
         await machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
-        assert machine.revision() == 2
+        assert machine.revision == 2
         assert [c.event["jail_name"] for c in await machine.commits(0)] == ["sshd", "nginx"]
         await close(machine)
+
+    asyncio.run(main())
+
+
+def test_the_async_machine_reads_properties_and_its_old_calls_warn(tmp_path: Any) -> None:
+    async def main() -> None:
+        machine = await AsyncSharedMachine.open(AsyncSqliteStore(tmp_path / "state.db"), BOOTSTRAP)
+        await machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
+        assert machine.revision == 1 and machine.state["last_activation"]["jail_name"] == "sshd"
+        assert machine.effective_settings == BOOTSTRAP and '"revision":1,' in machine.state_json
+        with pytest.warns(DeprecationWarning, match=r"machine\.revision\(\) is deprecated"):
+            assert machine.revision() == 1  # type: ignore[operator]
+        with pytest.warns(DeprecationWarning, match=r"machine\.state\(\) is deprecated"):
+            assert machine.state()["revision"] == 1  # type: ignore[misc]
+        await machine.aclose()
 
     asyncio.run(main())

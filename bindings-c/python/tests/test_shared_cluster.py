@@ -71,7 +71,7 @@ def test_a_machine_on_a_cluster_commits_conflicts_and_replays(cluster: RedisClus
     assert [e["event"] for e in report.effects if e["type"] == "log"] == [
         "fail2ban_went_offline", "activation_crash_detected", "health_check_complete"]
     outputs = replay_outputs(second.export_trace())
-    assert len(outputs) == second.revision() == 4 and outputs[-1]["state"] == second.state()
+    assert len(outputs) == second.revision == 4 and outputs[-1]["state"] == second.state
     client = cluster.client()
     slots = {client.keyslot(key) for key in ("{clustered}:state", "{clustered}:log", "{clustered}:commits")}
     assert len(slots) == 1  # one slot: the scripts touch both keys, which a cluster allows only so
@@ -106,7 +106,7 @@ def test_the_asyncio_cluster_client_commits_and_watch_is_notified_by_pubsub(
         await asyncio.wait_for(task, 10)
         assert [revision for revision, _ in seen] == [1, 2, 3, 4, 5]
         assert max(got - put for (_, got), put in zip(seen, sent)) < 2, "watch waited for its poll, not the channel"
-        assert watching.revision() == 5
+        assert watching.revision == 5
         assert (await machine.health_probe(True, "1.1.0", 1, at(9))).came_online
         assert [c.revision for c in await machine.commits(3)] == [4, 5, 6]
         await client.aclose()
@@ -352,4 +352,4 @@ def test_wait_replicas_is_checked_and_reported(cluster: RedisClusterNodes) -> No
     with pytest.raises(OutcomeUnknownError, match="only 1 of wait_replicas=2 replicas confirmed it") as raised:
         machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
     assert raised.value.pending.revision == 1
-    assert json.loads(machine.state_json())["revision"] == 0
+    assert json.loads(machine.state_json)["revision"] == 0

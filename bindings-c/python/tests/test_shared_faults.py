@@ -126,8 +126,8 @@ def check_exactly_once(machine: SharedMachine | AsyncSharedMachine, trace: str, 
     """Every step committed is in the log once, with the effects its step (or
     resolve) returned; nothing else is; the log replays to the stored state."""
     outputs = replay_outputs(trace)
-    assert outputs and outputs[-1]["state"] == machine.state(), "the log does not replay to the stored state"
-    assert len(outputs) == machine.revision()
+    assert outputs and outputs[-1]["state"] == machine.state, "the log does not replay to the stored state"
+    assert len(outputs) == machine.revision
     import json
 
     steps = json.loads(trace)["steps"]
@@ -198,7 +198,7 @@ def test_a_commit_that_landed_while_the_store_stays_down_is_resolved_later(
     spec = StoreSpec("redis", proxy.where, "landed-down", client_retries=0)
     machine = spec.machine(resolve_timeout=0.3)
     machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
-    before = machine.state_json()
+    before = machine.state_json
     proxy.fail_next("after_reply")
     started = time.monotonic()
     with pytest.raises(OutcomeUnknownError, match=r"redis store key \{landed-down\}:state: the reply to commit") \
@@ -209,15 +209,15 @@ def test_a_commit_that_landed_while_the_store_stays_down_is_resolved_later(
     assert isinstance(error, StoreUnavailableError) and error.outcome_unknown
     assert error.pending.revision == 2 and error.commit_id == error.pending.commit_id
     assert error.pending.effects == [{"type": "probe_backend_capability"}]
-    assert machine.state_json() == before and machine.stats.unresolved == 1
+    assert machine.state_json == before and machine.stats.unresolved == 1
     # The commit did land: another worker, on the server itself, sees it.
     other = StoreSpec("redis", redis_server.socket, "landed-down").machine()
-    assert other.revision() == 2
+    assert other.revision == 2
     proxy.up()
     resolution = machine.resolve(error)
     assert resolution.committed and resolution.revision == 2
     assert resolution.effects == [{"type": "probe_backend_capability"}]
-    assert machine.revision() == 2
+    assert machine.revision == 2
     # The same answer from any worker, any number of times; never a second commit.
     assert other.resolve(error.pending).committed and len(other.commits(0)) == 2
     assert [c.event["type"] for c in other.commits(0)] == ["jail_activated", "backend_probe_requested"]
@@ -235,7 +235,7 @@ def test_a_commit_that_never_landed_is_not_committed_once_others_moved_on(
     proxy.up()
     resolution = machine.resolve(raised.value.pending)
     assert not resolution.committed and resolution.effects == [] and resolution.revision is None
-    assert machine.revision() == 1  # it took the state it met
+    assert machine.revision == 1  # it took the state it met
     assert [c.event["jail_name"] for c in other.commits(0)] == ["nginx"]
     # The host steps the event again if it still should happen.
     machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
@@ -252,11 +252,11 @@ def test_a_commit_that_never_landed_is_committed_by_resolve_while_nothing_moved(
     proxy.fail_next("before")
     with pytest.raises(OutcomeUnknownError) as raised:
         machine.step({"type": "backend_probe_requested"}, at(0))
-    assert machine.revision() == 0
+    assert machine.revision == 0
     proxy.up()
     resolution = machine.resolve(raised.value)
     assert resolution.committed and resolution.effects == [{"type": "probe_backend_capability"}]
-    assert machine.revision() == 1 and len(machine.commits(0)) == 1
+    assert machine.revision == 1 and len(machine.commits(0)) == 1
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
@@ -266,7 +266,7 @@ def test_resolve_of_a_commit_trimmed_from_the_log_says_it_cannot_know(kind: str,
     spec = StoreSpec(kind, where, "trimmed", log_retention=3)
     machine, other = spec.machine(), spec.machine()
     # A commit whose reply was lost: sent (it landed as revision 1), never answered.
-    local = Machine.restore_json(machine.state_json())
+    local = Machine.restore_json(machine.state_json)
     effects = local.step({"type": "backend_probe_requested"}, at(0))
     proposal = Proposal(local.state_json, format_instant(1_777_308_120_000_000), '{"type":"backend_probe_requested"}',
                         False)
@@ -443,7 +443,7 @@ def full_disk_by_file_size_limit(path: str) -> dict[str, Any]:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing the process
     machine = SharedMachine(SqliteStore(path), BOOTSTRAP)
     machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
-    before, revision = machine.state_json(), machine.revision()
+    before, revision = machine.state_json, machine.revision
     biggest = max(os.path.getsize(path + suffix) for suffix in ("", "-wal", "-shm") if os.path.exists(path + suffix))
     resource.setrlimit(resource.RLIMIT_FSIZE, (biggest + 4096, resource.RLIM_INFINITY))
     try:
@@ -453,12 +453,12 @@ def full_disk_by_file_size_limit(path: str) -> dict[str, Any]:
         caught = error
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    unchanged = machine.state_json() == before and machine.revision() == revision
+    unchanged = machine.state_json == before and machine.revision == revision
     stored = SqliteStore(path).load()
     machine.step(big_event(2), at(2))  # the limit is gone: the same store goes on
     return {"error": type(caught).__name__, "message": str(caught), "unknown": caught.outcome_unknown
             if isinstance(caught, StoreUnavailableError) else None, "unchanged": unchanged,
-            "stored_revision": stored and stored.revision, "after": machine.revision(),
+            "stored_revision": stored and stored.revision, "after": machine.revision,
             "log": [c.event["type"] for c in machine.commits(0)]}
 
 
@@ -489,7 +489,7 @@ def test_a_full_tmpfs_is_a_clear_error_and_the_store_goes_on_once_there_is_room(
         path = mount / "state.db"
         machine = SharedMachine(SqliteStore(path), BOOTSTRAP)
         machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
-        before = machine.state_json()
+        before = machine.state_json
         filler = mount / "filler"
         fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # fill the disk to the last byte
         try:
@@ -506,14 +506,14 @@ def test_a_full_tmpfs_is_a_clear_error_and_the_store_goes_on_once_there_is_room(
             for i in range(20):  # the WAL may have room for a commit or two
                 machine.step(big_event(i), at(1 + i))
         assert "nothing was committed" in str(raised.value) and not raised.value.outcome_unknown
-        committed = machine.revision()
+        committed = machine.revision
         assert SqliteStore(path).load().revision == committed  # type: ignore[union-attr]
         assert len(machine.commits(0)) == committed
         filler.unlink()
         machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(30))
-        assert machine.revision() == committed + 1
-        assert machine.state()["last_activation"]["jail_name"] == "nginx"
-        assert before != machine.state_json()
+        assert machine.revision == committed + 1
+        assert machine.state["last_activation"]["jail_name"] == "nginx"
+        assert before != machine.state_json
         machine.close()
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
@@ -525,14 +525,14 @@ def read_only_database(path: str, as_other_user: bool) -> dict[str, Any]:
         os.setuid(65534)
     store = SqliteStore(path)
     machine = SharedMachine(store, BOOTSTRAP)
-    before = machine.state_json()
+    before = machine.state_json
     try:
         machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
         return {"error": None}
     except StoreError as error:
         caught = error
     result: dict[str, Any] = {"error": type(caught).__name__, "message": str(caught),
-                              "unchanged": machine.state_json() == before, "revision": machine.revision()}
+                              "unchanged": machine.state_json == before, "revision": machine.revision}
     # The test makes the file writable once it has seen the error ...
     ready = Path(path + ".writable")
     deadline = time.monotonic() + 30
@@ -541,7 +541,7 @@ def read_only_database(path: str, as_other_user: bool) -> dict[str, Any]:
         assert time.monotonic() < deadline, "the file was never made writable"
         time.sleep(0.01)
     machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))  # ... and the same store goes on
-    result["after"] = machine.revision()
+    result["after"] = machine.revision
     return result
 
 
@@ -600,7 +600,7 @@ def test_a_lock_held_past_the_timeout_is_a_clear_error_and_the_store_goes_on(tmp
     path = tmp_path / "state.db"
     machine = SharedMachine(SqliteStore(path, timeout=0.2), BOOTSTRAP)
     machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
-    before = machine.state_json()
+    before = machine.state_json
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process's long write transaction
     started = time.monotonic()
@@ -610,10 +610,10 @@ def test_a_lock_held_past_the_timeout_is_a_clear_error_and_the_store_goes_on(tmp
         machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
     assert time.monotonic() - started < 5
     assert not raised.value.outcome_unknown and "nothing was committed" in str(raised.value)
-    assert machine.state_json() == before
+    assert machine.state_json == before
     # A reader is not blocked by the writer's lock (WAL).
     assert machine.refresh() is False and machine.commits(0)[0].event["jail_name"] == "sshd"
     holder.execute("ROLLBACK")
     holder.close()
     machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
-    assert machine.revision() == 2
+    assert machine.revision == 2

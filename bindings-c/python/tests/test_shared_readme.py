@@ -1,5 +1,7 @@
 """The README's "Many workers" examples run as written: each FastAPI lifespan
-against a real store (a SQLite file, the private redis-server)."""
+and route against a real store (a SQLite file, the private redis-server).
+make test-dist runs them again, each in a venv holding only the extras the
+README names for it, served by uvicorn (tests/dist/readme_examples.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -41,20 +43,25 @@ def test_the_sqlite_lifespan_example(tmp_path: Path, monkeypatch: pytest.MonkeyP
             assert state["last_activation"]["jail_name"] == "sshd" and state["revision"] == 1
         # A second worker's lifespan sees the first one's commit.
         async with app.router.lifespan_context(app):
-            assert app.state.machine.revision() == 1
+            assert app.state.machine.revision == 1
 
     asyncio.run(main())
 
 
 def test_the_redis_lifespan_example(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BANGUI_REDIS_URL", f"unix://{redis_server.socket}")
-    example = run_example(many_workers_examples()[1])
-    app = example["app"]
+    example, other = (run_example(many_workers_examples()[1]) for _ in range(2))  # two workers
+    app, other_app = example["app"], other["app"]
 
     async def main() -> None:
         async with app.router.lifespan_context(app):
-            await app.state.machine.step({"type": "jail_activated", "jail_name": "sshd"}, 1_777_308_120_000_000)
-            assert app.state.machine.revision() == 1
+            assert (await example["current_state"]())["revision"] == 0
+            async with other_app.router.lifespan_context(other_app):
+                await other_app.state.machine.step({"type": "jail_activated", "jail_name": "sshd"},
+                                                   1_777_308_120_000_000)
+            assert app.state.machine.revision == 0  # not read from the store yet
+            state = await example["current_state"]()  # the route refreshes: it sees the other's commit
+            assert state["revision"] == 1 and state["last_activation"]["jail_name"] == "sshd"
 
     asyncio.run(main())
     assert redis_server.client().hget("{bangui}:state", "revision") == b"1"

@@ -260,12 +260,12 @@ def test_a_settings_change_committed_by_another_worker_empties_the_cache_for_all
     a.fill("tok-1", session("alice"))
     c.fill("tok-2", session("bob"))
     assert b.get("tok-1") == session("alice") and a.get("tok-2") == session("bob")
-    revision = a.machine.revision()
+    revision = a.machine.revision
     b.step(ttl_set(600))  # a new TTL: session_cache_replaced, committed by b alone
     for worker in (a, b, c):
         assert worker.get("tok-1") is None and worker.get("tok-2") is None
     # The stale replicas followed (the refresh the miss made), with the new TTL.
-    assert a.machine.revision() == revision + 1
+    assert a.machine.revision == revision + 1
     assert a.machine.session_cache_settings().ttl_micros == 600_000_000
     a.fill("tok-1", session("alice"))
     assert c.get("tok-1") == session("alice")

@@ -32,15 +32,46 @@ ONLINE = (True, "1.1.0", 2)
 def test_a_steady_probe_commits_nothing(spec: StoreSpec) -> None:
     machine = spec.machine()
     assert machine.health_probe(*ONLINE, at(0)).came_online
-    revision, log = machine.revision(), machine.commits(0)
+    revision, log = machine.revision, machine.commits(0)
     for i in range(1, 50):
         report = machine.health_probe(*ONLINE, at(5 * i))
         assert report.steady and report.revision == revision
         assert [e["event"] for e in report.effects] == ["health_check_complete"]
-    assert machine.revision() == revision and machine.commits(0) == log
+    assert machine.revision == revision and machine.commits(0) == log
     assert machine.stats.unchanged == 49
     other = spec.machine()
-    assert other.revision() == revision and other.state() == machine.state()
+    assert other.revision == revision and other.state == machine.state
+
+
+def test_the_replica_values_are_properties_as_on_machine_and_the_old_calls_warn(tmp_path: Path) -> None:
+    """`state`, `state_json`, `revision`, `effective_settings`: Machine's
+    properties, of the same plain types. Called as the methods they were in
+    0.1.0's drafts, each warns (DeprecationWarning) and gives the same value."""
+    import pickle
+    import warnings
+
+    machine = SharedMachine(SqliteStore(tmp_path / "state.db"), BOOTSTRAP)
+    local = Machine(BOOTSTRAP)
+    for m in (machine, local):
+        m.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
+    assert machine.state == local.state and machine.state_json == local.state_json
+    assert machine.revision == local.revision == 1 and machine.effective_settings == local.effective_settings
+    assert isinstance(machine.state, dict) and isinstance(machine.revision, int)
+    assert isinstance(machine.state_json, str) and isinstance(machine.effective_settings, dict)
+    assert json.dumps(machine.revision) == "1" and json.loads(machine.state_json) == machine.state
+    assert json.loads(json.dumps(machine.state)) == local.state and pickle.loads(pickle.dumps(machine.state)) == local.state
+    assert machine.state is not machine.state  # a new dict each time, as Machine's
+    assert machine.state_json is machine.state_json  # one text per stored state: `is` says it has not moved
+    assert "revision=1" in repr(machine)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the properties themselves never warn
+        _ = (machine.state, machine.state_json, machine.revision, machine.effective_settings)
+    for name in ("state", "state_json", "revision", "effective_settings"):
+        with pytest.warns(DeprecationWarning, match=rf"machine\.{name}\(\) is deprecated: .*read machine\.{name} "
+                                                    r"\(the call goes in 0\.2\)") as caught:
+            called = getattr(machine, name)()
+        assert called == getattr(local, name), name
+        assert caught[0].filename == __file__, name  # attributed to the caller's line
 
 
 def test_a_probe_from_a_stale_worker_is_judged_against_the_stored_state(spec: StoreSpec) -> None:
@@ -50,27 +81,27 @@ def test_a_probe_from_a_stale_worker_is_judged_against_the_stored_state(spec: St
     first.health_probe(False, None, 0, at(5))  # second has not seen fail2ban go offline
     report = second.health_probe(*ONLINE, at(10))
     assert report.came_online and not report.steady
-    assert second.revision() == 3 and second.state()["server_status"]["online"] is True
+    assert second.revision == 3 and second.state["server_status"]["online"] is True
 
 
 def test_a_conflict_applies_the_event_again_on_the_current_state(spec: StoreSpec) -> None:
     first, second = spec.machine(), spec.machine()
     first.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
-    assert second.revision() == 0
+    assert second.revision == 0
     second.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
     assert second.stats.conflicts == 1
     assert [c.event["jail_name"] for c in second.commits(0)] == ["sshd", "nginx"]
-    assert second.revision() == 2
+    assert second.revision == 2
 
 
 def test_a_rejected_event_changes_nothing(spec: StoreSpec) -> None:
     machine = spec.machine()
-    before = machine.state_json()
+    before = machine.state_json
     with pytest.raises(Exception, match="jail_name"):
         machine.step({"type": "jail_activated"}, at(0))
-    assert machine.state_json() == before and machine.commits(0) == []
+    assert machine.state_json == before and machine.commits(0) == []
     machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
-    assert machine.revision() == 1
+    assert machine.revision == 1
 
 
 @pytest.mark.parametrize(("value", "message"), [
@@ -80,22 +111,22 @@ def test_a_rejected_event_changes_nothing(spec: StoreSpec) -> None:
 ])
 def test_a_value_with_no_json_form_is_refused_naming_its_path(spec: StoreSpec, value: object, message: str) -> None:
     machine = spec.machine()
-    before = machine.state_json()
+    before = machine.state_json
     with pytest.raises(NotJsonError) as refused:
         machine.step({"type": "settings_updated", "overrides": {"x": value}}, at(0))
     assert str(refused.value).startswith(message)
-    assert machine.state_json() == before and machine.commits(0) == []
+    assert machine.state_json == before and machine.commits(0) == []
 
 
 def test_a_now_in_seconds_is_refused_as_machine_refuses_it(spec: StoreSpec) -> None:
     machine = spec.machine()
-    before = machine.revision()
+    before = machine.revision
     seconds = int(at(0).timestamp())
     with pytest.raises(InvalidInstantError, match="seconds"):
         machine.step({"type": "jail_activated", "jail_name": "sshd"}, seconds)
     with pytest.raises(InvalidInstantError, match="seconds"):
         machine.health_probe(True, "1.0.2", 1, now=seconds)
-    assert machine.revision() == before
+    assert machine.revision == before
 
 
 def test_a_stale_backend_probe_is_taken_over_after_30_s(spec: StoreSpec) -> None:
@@ -114,8 +145,8 @@ def test_a_request_retried_at_an_earlier_now_joins_the_probe_another_worker_star
     a, b = spec.machine(), spec.machine()
     assert a.step({"type": "backend_probe_requested"}, at(0.001)) == [{"type": "probe_backend_capability"}]
     assert b.step({"type": "backend_probe_requested"}, at(0)) == []
-    assert b.revision() == a.revision() == 1
-    assert b.state()["backend_capability"]["probe_started_at"] == "2026-04-27T16:42:00.001000Z"
+    assert b.revision == a.revision == 1
+    assert b.state["backend_capability"]["probe_started_at"] == "2026-04-27T16:42:00.001000Z"
 
 
 def test_the_session_cache_hook_runs_in_every_worker(spec: StoreSpec) -> None:
@@ -142,13 +173,13 @@ def test_the_log_folds_from_its_first_retained_state_to_the_stored_state(spec: S
         if i % 9 == 0:
             machine.step({"type": "settings_updated", "overrides": {"session_cache_ttl_seconds": i}}, at(1 + i))
     commits = machine.store.read_log(0)
-    assert 7 <= len(commits) < 14 and commits[-1].revision == machine.revision()
+    assert 7 <= len(commits) < 14 and commits[-1].revision == machine.revision
     assert commits[0].state_json is not None
     folded = Machine.restore_json(commits[0].state_json)
     assert folded.revision == commits[0].revision
     for commit in commits[1:]:
         folded.step(commit.event, parse_instant(commit.now))
-    assert folded.state_json == machine.state_json()
+    assert folded.state_json == machine.state_json
     with pytest.raises(LogTrimmedError, match="no longer in the log"):
         machine.commits(0)
     # The trimmed log still replays, from the state its first entry carries.
@@ -156,7 +187,7 @@ def test_the_log_folds_from_its_first_retained_state_to_the_stored_state(spec: S
     assert json.loads(trace)["state"]["revision"] == commits[0].revision
     outputs = replay(trace)
     assert len(outputs) == len(commits) - 1
-    assert outputs[-1]["state"] == machine.state()
+    assert outputs[-1]["state"] == machine.state
 
 
 def cli() -> Path:
@@ -190,9 +221,9 @@ def test_the_exported_log_replays_to_the_stored_state(spec: StoreSpec) -> None:
     trace = machine.export_trace()
     assert json.loads(trace)["bootstrap"] == BOOTSTRAP
     outputs = replay(trace)
-    assert len(outputs) == machine.revision() == 7
+    assert len(outputs) == machine.revision == 7
     assert all("effects" in step for step in outputs)
-    assert outputs[-1]["state"] == machine.state()
+    assert outputs[-1]["state"] == machine.state
     assert outputs[-1]["state"]["pending_recovery"]["recovered"] is True
 
 
@@ -209,7 +240,7 @@ def test_a_host_reads_the_commits_after_a_revision(spec: StoreSpec) -> None:
 def test_mismatched_bootstrap_settings_are_refused_and_change_nothing(spec: StoreSpec) -> None:
     machine = spec.machine()
     machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
-    before = machine.state_json()
+    before = machine.state_json
     other = {**BOOTSTRAP, "session_cache_ttl_seconds": 60, "extra": 1}
     with pytest.raises(BootstrapMismatchError) as raised:
         SharedMachine(spec.open(), other)
@@ -217,10 +248,10 @@ def test_mismatched_bootstrap_settings_are_refused_and_change_nothing(spec: Stor
     assert "session_cache_ttl_seconds: stored 3600, this worker 60" in str(raised.value)
     assert spec.name in str(raised.value)
     machine.refresh()
-    assert machine.state_json() == before
+    assert machine.state_json == before
     # Joining with the stored settings is an explicit choice.
     joined = SharedMachine(spec.open(), other, on_bootstrap_mismatch="use_stored")
-    assert joined.effective_settings() == BOOTSTRAP and joined.state_json() == before
+    assert joined.effective_settings == BOOTSTRAP and joined.state_json == before
 
 
 def test_too_many_conflicts_raise_a_clear_error(spec: StoreSpec) -> None:
@@ -322,8 +353,26 @@ def test_an_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(StoreUnavailableError, match=r"redis store key \{bangui\}:state: unreachable"):
         SharedMachine(RedisStore(redis.Redis(unix_socket_path=str(tmp_path / "none.sock"))), BOOTSTRAP)
-    with pytest.raises(StoreUnavailableError, match="cannot open the database"):
-        SqliteStore(tmp_path / "no" / "such" / "dir" / "state.db")
+    missing = tmp_path / "no" / "such" / "dir"
+    with pytest.raises(StoreUnavailableError, match="cannot open the database") as raised:
+        SqliteStore(missing / "state.db")
+    assert f"the directory {missing} does not exist" in str(raised.value)  # not only SQLite's "unable to open"
+
+
+def test_a_sqlite_path_under_a_missing_or_unusable_directory_names_it(tmp_path: Path) -> None:
+    from bangui_state.shared import AsyncSqliteStore
+
+    (tmp_path / "a-file").write_text("")
+    cases = {tmp_path / "nowhere" / "state.db": f"the directory {tmp_path / 'nowhere'} does not exist: create it",
+             tmp_path / "a-file" / "state.db": f"{tmp_path / 'a-file'} is not a directory"}
+    for path, expected in cases.items():
+        with pytest.raises(StoreUnavailableError, match="cannot open the database") as raised:
+            SqliteStore(path)
+        assert expected in str(raised.value), str(raised.value)
+        with pytest.raises(StoreUnavailableError) as raised_async:
+            AsyncSqliteStore(path)
+        assert expected in str(raised_async.value)
+    assert not (tmp_path / "nowhere").exists()  # nothing is created on the way
 
 
 def test_a_stopped_redis_raises_and_leaves_the_worker_as_it_was(tmp_path: Path) -> None:
@@ -336,15 +385,15 @@ def test_a_stopped_redis_raises_and_leaves_the_worker_as_it_was(tmp_path: Path) 
         server.start()
         machine = SharedMachine(RedisStore(server.client(retry=Retry(NoBackoff(), 0))), BOOTSTRAP)
         machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
-        before = machine.state_json()
+        before = machine.state_json
         server.stop()
         with pytest.raises(StoreUnavailableError, match="unreachable") as raised:
             machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
         assert not raised.value.outcome_unknown
-        assert machine.state_json() == before
+        assert machine.state_json == before
         server.start()
         machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
-        assert machine.revision() == 2
+        assert machine.revision == 2
         assert isinstance(server.client(), redis.Redis)
     finally:
         server.stop()
@@ -356,7 +405,7 @@ def test_the_script_is_loaded_again_after_script_flush(redis_server: RedisServer
     machine.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
     client.script_flush()
     machine.step({"type": "jail_activated", "jail_name": "nginx"}, at(1))
-    assert machine.revision() == 2
+    assert machine.revision == 2
 
 
 def test_the_redis_keys_share_one_hash_tag(redis_server: RedisServer) -> None:
@@ -372,7 +421,7 @@ def test_a_commit_retried_after_a_lost_reply_counts_once(redis_server: RedisServ
 
     store = RedisStore(redis_server.client(), name="retried")
     machine = SharedMachine(store, BOOTSTRAP)
-    local = Machine.restore_json(machine.state_json())
+    local = Machine.restore_json(machine.state_json)
     local.step({"type": "jail_activated", "jail_name": "sshd"}, at(0))
     proposal = Proposal(local.state_json, "2026-04-27T16:42:00.000000Z",
                         '{"type":"jail_activated","jail_name":"sshd"}', False)
@@ -405,4 +454,4 @@ def test_a_sqlite_store_opened_before_fork_refuses_to_serve_the_child(tmp_path: 
     answer = queue.get(timeout=30)
     process.join()
     assert answer.startswith("StoreError: sqlite store") and "open the store in each worker" in answer
-    assert machine.revision() == 0 and machine.commits(0) == []
+    assert machine.revision == 0 and machine.commits(0) == []

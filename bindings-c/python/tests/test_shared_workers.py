@@ -42,14 +42,14 @@ def activate_many(barrier: Any, spec: StoreSpec, worker: int, steps: int) -> dic
 def test_8_processes_x_500_steps_commit_each_event_exactly_once(spec: StoreSpec) -> None:
     machine = spec.machine()
     machine.health_probe(True, "1.1.0", 1, at(0))
-    initial = machine.revision()
+    initial = machine.revision
     results = run_workers(activate_many, [(spec, w, STEPS_PER_WORKER) for w in range(WORKERS)])
     assert sum(r["done"] for r in results) == WORKERS * STEPS_PER_WORKER
     machine.refresh()
-    assert machine.revision() == initial + WORKERS * STEPS_PER_WORKER
+    assert machine.revision == initial + WORKERS * STEPS_PER_WORKER
     logged = [c.event["jail_name"] for c in machine.commits(initial)]
     assert Counter(logged) == Counter(f"w{w}-{i}" for w in range(WORKERS) for i in range(STEPS_PER_WORKER))
-    assert [c.revision for c in machine.commits(initial)] == list(range(initial + 1, machine.revision() + 1))
+    assert [c.revision for c in machine.commits(initial)] == list(range(initial + 1, machine.revision + 1))
 
 
 def report_offline(barrier: Any, spec: StoreSpec) -> list[dict[str, Any]]:
@@ -68,8 +68,8 @@ def test_a_crash_seen_by_8_processes_at_once_is_detected_once(spec: StoreSpec) -
     assert events["fail2ban_went_offline"] == 1
     assert events["health_check_complete"] == WORKERS  # every worker logs its own probe
     machine.refresh()
-    assert machine.state()["pending_recovery"]["jail_name"] == "sshd"
-    assert machine.state()["server_status"]["online"] is False
+    assert machine.state["pending_recovery"]["jail_name"] == "sshd"
+    assert machine.state["server_status"]["online"] is False
 
 
 def request_probe(barrier: Any, spec: StoreSpec) -> list[dict[str, Any]]:
@@ -101,7 +101,7 @@ def test_a_worker_killed_mid_loop_loses_nothing_committed(spec: StoreSpec, tmp_p
     import multiprocessing
 
     machine = spec.machine()
-    initial = machine.revision()
+    initial = machine.revision
     steps = 200
     victim_record = tmp_path / "victim.txt"
     context = multiprocessing.get_context("fork")
@@ -133,7 +133,7 @@ def test_a_worker_killed_mid_loop_loses_nothing_committed(spec: StoreSpec, tmp_p
             victim.join()
     machine.refresh()
     logged = [c.event["jail_name"] for c in machine.commits(initial)]
-    assert len(logged) == len(set(logged)) == machine.revision() - initial
+    assert len(logged) == len(set(logged)) == machine.revision - initial
     survivors = {line for w in range(WORKERS - 1) for line in (tmp_path / f"w{w}.txt").read_text().splitlines()}
     assert survivors <= set(logged)
     recorded = set(victim_record.read_text().splitlines())
@@ -170,13 +170,13 @@ def activate_through_outage(barrier: Any, spec: StoreSpec, worker: int, signals:
     while after_restart < 30 and time.monotonic() < deadline:
         name = f"w{worker}-{i}"
         i += 1
-        before = machine.revision()
+        before = machine.revision
         try:
             machine.step({"type": "jail_activated", "jail_name": name}, at(i))
         except StoreUnavailableError as error:
             # The failed step is not in this worker's state (which may have caught up with others' commits).
-            assert machine.revision() >= before
-            assert (machine.state()["last_activation"] or {}).get("jail_name") != name
+            assert machine.revision >= before
+            assert (machine.state["last_activation"] or {}).get("jail_name") != name
             failures.append({"name": name, "unknown": error.outcome_unknown, "message": str(error)})
             time.sleep(0.01)
             continue
@@ -196,7 +196,7 @@ def test_redis_restarted_on_its_append_only_file_during_a_load_run(private_redis
     # Without redis-py's own retries, so that the steps meet the outage.
     spec = StoreSpec("redis", private_redis.socket, "restart", client_retries=0)
     machine = spec.machine()
-    initial = machine.revision()
+    initial = machine.revision
     workers = 4
     signals = str(tmp_path / "signal")
     import threading
@@ -224,7 +224,7 @@ def test_redis_restarted_on_its_append_only_file_during_a_load_run(private_redis
     succeeded = [name for r in results for name in r["succeeded"]]
     machine.refresh()
     logged = [c.event["jail_name"] for c in machine.commits(initial)]
-    assert len(logged) == len(set(logged)) == machine.revision() - initial
+    assert len(logged) == len(set(logged)) == machine.revision - initial
     assert set(succeeded) <= set(logged)
     # A logged event that did not return success can only be a commit whose reply was lost.
     unknown = {f["name"] for f in failures if f["unknown"]}
@@ -236,7 +236,7 @@ def test_redis_restarted_on_its_append_only_file_during_a_load_run(private_redis
 def open_new_sqlite_file(barrier: Any, path: str) -> int:
     barrier.wait()
     machine = SharedMachine(SqliteStore(path), BOOTSTRAP)
-    return machine.revision()
+    return machine.revision
 
 
 def test_workers_opening_a_new_sqlite_file_together_all_start(tmp_path: Path) -> None:

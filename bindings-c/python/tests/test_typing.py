@@ -1,7 +1,9 @@
 """The package's types hold under mypy --strict: typed usage passes, and each
 mistake in typing/typed_usage_errors.py (a misspelt event type or field, a
-wrong `now`, reading a field a union member lacks, a misspelt state key) is an
-error on its marked line, so the typing cannot regress silently."""
+wrong `now`, reading a field a union member lacks, a misspelt state key, a
+shared machine's property called as the method it was) is an error on its
+marked line, so the typing cannot regress silently. The shared machines'
+properties type-check exactly as Machine's (typed_usage.py's reads())."""
 from __future__ import annotations
 
 import re
@@ -37,7 +39,7 @@ def test_typed_usage_passes_and_each_mistake_is_its_expected_error(tmp_path: Pat
         for number, text in enumerate(bad.read_text().splitlines(), 1)
         if (mark := re.search(r"# E: ([\w-]+): (.+)$", text))
     }
-    assert len(expected) == 7
+    assert len(expected) == 9
     assert set(errors) == set(expected), done.stdout  # no error in typed_usage.py, one per marked line
     for where, (code, text) in expected.items():
         assert any(c == code and text in message for c, message in errors[where]), (where, errors[where])

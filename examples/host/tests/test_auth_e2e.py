@@ -117,7 +117,7 @@ def test_a_settings_change_empties_the_shared_cache_for_every_worker(stacks: dic
     try:
         spread_requests(stack, token, 8)
         assert cache.get(token) is not None, "the session should be in the shared cache"
-        ttl = machine.effective_settings()["session_cache_ttl_seconds"]
+        ttl = machine.effective_settings["session_cache_ttl_seconds"]
         response = client.put("/api/settings", json={"session_cache_ttl_seconds": ttl + 1})
         assert response.status_code == 200, response.text
         machine.refresh()

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from typing import assert_type
 
 import bangui_state
-from bangui_state import Effect, Event, JailActivated, Machine, ProbeReport, State
+from bangui_state import Effect, Event, JailActivated, Machine, ProbeReport, Settings, State
+from bangui_state.shared import AsyncSharedMachine, SharedMachine
 
 machine = Machine({"session_cache_enabled": True, "session_cache_ttl_seconds": 3600})
 now = datetime.now(timezone.utc)
@@ -42,3 +44,14 @@ try:
     machine.step_json('{"type": "activation_cleared"}', now)
 except bangui_state.NotJsonError as e:
     where: str = e.path
+
+
+def reads(reader: Machine | SharedMachine | AsyncSharedMachine) -> int:
+    """The shared machines' properties have exactly Machine's types (a union
+    of differing types would fail each assert_type)."""
+    assert_type(reader.state, State)
+    assert_type(reader.revision, int)
+    assert_type(reader.state_json, str)
+    assert_type(reader.effective_settings, Settings)
+    shared_state: State = reader.state
+    return reader.revision + len(reader.state_json) + shared_state["revision"]

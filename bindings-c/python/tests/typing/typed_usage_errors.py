@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from bangui_state import Effect, Machine
+from bangui_state.shared import AsyncSharedMachine, SharedMachine
 
 machine = Machine({"session_cache_enabled": True, "session_cache_ttl_seconds": 3600})
 now = datetime.now(timezone.utc)
@@ -18,3 +19,9 @@ effects: list[Effect] = machine.step({"type": "activation_cleared"}, now)
 fields = effects[0]["fields"]  # E: typeddict-item: has no key "fields"
 revision = machine.state["revison"]  # E: typeddict-item: "State" has no key "revison"
 machine.health_probe("yes", now=now)  # E: arg-type: Argument 1 to "health_probe" of "Machine" has incompatible type "str"
+
+
+def shared_calls(shared: SharedMachine, other: AsyncSharedMachine) -> None:
+    """The call spelling of the properties, deprecated at run time, is refused here, as on Machine."""
+    shared.state()  # E: misc: "State" not callable
+    other.revision()  # E: operator: "int" not callable

@@ -332,7 +332,7 @@ class _Replicated(Binding):
         self._parsed: tuple[str, View] | None = None
 
     def current_view(self) -> View:
-        text = self._machine.state_json()
+        text = self._machine.state_json  # one object per stored snapshot: `is` tells it has not moved
         parsed = self._parsed
         if parsed is not None and parsed[0] is text:
             return parsed[1]
@@ -341,10 +341,10 @@ class _Replicated(Binding):
         return view
 
     def state_json(self) -> str:
-        return self._machine.state_json()
+        return self._machine.state_json
 
     def revision(self) -> int:
-        return self._machine.revision()
+        return self._machine.revision
 
 
 class SharedBinding(_Replicated):

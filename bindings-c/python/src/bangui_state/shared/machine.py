@@ -32,11 +32,12 @@ import logging
 import random
 import threading
 import time
+import warnings
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NamedTuple, TypeVar, cast
+from typing import Any, ClassVar, Literal, NamedTuple, TypeVar, cast
 
 from ..errors import Error
 from .._convert import dumps as _convert_dumps
@@ -250,6 +251,7 @@ class _Replica:
         self.cache = SessionCacheSettings(-1, "no_op", 0)
         self.machine: Machine | None = None
         self.dirty = True  # the local machine has moved past the snapshot
+        self._text: tuple[Snapshot, _StateJson] | None = None  # state_json_value()'s, per snapshot
 
     def validate(self, snapshot: Snapshot) -> Machine:
         """A machine restored from a stored snapshot, or StoreCorruptError."""
@@ -295,6 +297,16 @@ class _Replica:
     def state(self) -> StateDict:
         """A fresh parse each time: the caller may keep or change it."""
         return cast(StateDict, json.loads(self.snapshot.state_json))
+
+    def state_json_value(self) -> _StateJson:
+        """The snapshot's text as the `state_json` property gives it: one
+        object per snapshot, so that a caller may tell by identity (`is`)
+        that the state has not changed since it last parsed it."""
+        snapshot = self.snapshot
+        held = self._text
+        if held is None or held[0] is not snapshot:
+            held = self._text = (snapshot, _StateJson(snapshot.state_json))
+        return held[1]
 
     def _changed_state(self, machine: Machine, only_logs: bool) -> str | None:
         """The local machine's state JSON after a step, or None if the step
@@ -585,30 +597,87 @@ async def _drive_async(store: AsyncStore, protocol: Generator[_Request, Any, _T]
         return cast(_T, done.value)
 
 
+# The replica's values, `state`, `state_json`, `revision` and
+# `effective_settings`, were methods of the shared machines in 0.1.0's
+# drafts, while `Machine` has them as properties; they are properties here
+# too now, so that code written for a `Machine` reads a shared machine
+# unchanged. So that the call spelling (`machine.revision()`) keeps working
+# for one version, each property's value is of a small subclass of its plain
+# type (dict, str, int: it compares, prints, serialises to JSON and pickles as
+# that type) whose `__call__` warns (DeprecationWarning) and returns the
+# value itself. Type checkers see the plain types, exactly `Machine`'s, so
+# they flag the call already (tests/typing/). In 0.2 the properties return
+# the plain values and these classes go.
+
+_C = TypeVar("_C", bound="_CalledValue")
+
+
+class _CalledValue:
+    """A property's value that may still be called as the method it was (deprecated)."""
+
+    __slots__ = ()
+    _name: ClassVar[str]
+
+    def __call__(self: _C) -> _C:
+        name = self._name
+        warnings.warn(f"bangui_state.shared: machine.{name}() is deprecated: {name} is a property of "
+                      f"SharedMachine and AsyncSharedMachine, as of Machine; read machine.{name} (the call "
+                      "goes in 0.2)", DeprecationWarning, stacklevel=2)
+        return self
+
+
+class _State(_CalledValue, dict[str, Any]):
+    __slots__ = ()
+    _name = "state"
+
+
+class _StateJson(_CalledValue, str):
+    __slots__ = ()
+    _name = "state_json"
+
+
+class _Revision(_CalledValue, int):
+    __slots__ = ()
+    _name = "revision"
+
+
+class _Settings(_CalledValue, dict[str, Any]):
+    __slots__ = ()
+    _name = "effective_settings"
+
+
 class _Shared:
-    """What both shared machines answer without I/O, from the last state seen."""
+    """What both shared machines answer without I/O, from the last state seen:
+    the `Machine` properties, of the replica."""
 
     _replica: _Replica
     _guard: AbstractContextManager[Any]  # serialises use of the local machine
 
+    @property
     def state(self) -> StateDict:
-        """The last state this worker saw (no I/O; `refresh()` first for the latest)."""
-        return self._replica.state()
+        """The last state this worker saw, parsed (no I/O; `refresh()` first
+        for the latest). A new dict each time: the caller may keep or change it."""
+        return cast(StateDict, _State(self._replica.state()))
 
+    @property
     def state_json(self) -> str:
-        return self._replica.snapshot.state_json
+        """The last state this worker saw, as JSON text (no I/O)."""
+        return self._replica.state_json_value()
 
+    @property
     def revision(self) -> int:
         """The shared revision this worker last saw: how many state changes were committed."""
-        return self._replica.snapshot.revision
+        return _Revision(self._replica.snapshot.revision)
 
     def next_deadline(self, now: Now | None = None) -> datetime | None:
         with self._guard:
             return self._replica.local().next_deadline(now)
 
+    @property
     def effective_settings(self) -> Settings:
+        """The runtime settings over the bootstrap settings, of the last state seen (no I/O)."""
         with self._guard:
-            return self._replica.local().effective_settings
+            return _Settings(self._replica.local().effective_settings)
 
     def session_cache_settings(self) -> SessionCacheSettings:
         """The session cache of the last state seen (no I/O): its epoch, kind
@@ -713,7 +782,7 @@ class SharedMachine(_Shared):
         self.store.close()
 
     def __repr__(self) -> str:
-        return f"<SharedMachine {self.store.description} revision={self.revision()}>"
+        return f"<SharedMachine {self.store.description} revision={self._replica.snapshot.revision}>"
 
 
 class AsyncSharedMachine(_Shared):
@@ -816,7 +885,7 @@ class AsyncSharedMachine(_Shared):
         `LogTrimmedError` if the watcher fell further behind than the log
         keeps. An async generator: `aclose()` it (or leave the loop) to end
         its subscription."""
-        last = self.revision() if after_revision is None else after_revision
+        last = self._replica.snapshot.revision if after_revision is None else after_revision
         subscription = self.store.subscribe()
         try:
             while True:
@@ -825,7 +894,7 @@ class AsyncSharedMachine(_Shared):
                     await subscription.wait(last, poll)
                     continue
                 _check_contiguous(self.store.description, last, commits)
-                if commits[-1].revision > self.revision():
+                if commits[-1].revision > self._replica.snapshot.revision:
                     await self.refresh()
                 for commit in commits:
                     last = commit.revision
@@ -838,7 +907,7 @@ class AsyncSharedMachine(_Shared):
         await self.store.aclose()
 
     def __repr__(self) -> str:
-        return f"<AsyncSharedMachine {self.store.description} revision={self.revision()}>"
+        return f"<AsyncSharedMachine {self.store.description} revision={self._replica.snapshot.revision}>"
 
 
 __all__ = ["AsyncSharedMachine", "PER_PROCESS_EFFECTS", "PendingCommit", "Resolution", "SessionCacheSettings",

@@ -111,7 +111,24 @@ class SqliteStore:
         try:
             return sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:
-            raise StoreUnavailableError(self.description, f"cannot open the database: {error}") from None
+            raise StoreUnavailableError(self.description,
+                                        f"cannot open the database: {error}{self._why_not_open()}") from None
+
+    def _why_not_open(self) -> str:
+        """What SQLite's "unable to open database file" leaves unsaid, when the
+        file system tells: SQLite creates the file, never its directory."""
+        directory = self.path.parent
+        try:
+            if not directory.exists():
+                return (f": the directory {directory} does not exist: create it (writable by the workers' user) "
+                        "or give a path in an existing one")
+            if not directory.is_dir():
+                return f": {directory} is not a directory"
+            if not self.path.exists() and not os.access(directory, os.W_OK | os.X_OK):
+                return f": this process may not create files in the directory {directory}"
+        except OSError:
+            pass  # a parent that cannot be searched: SQLite's message is all there is
+        return ""
 
     def _reconnect(self) -> None:
         """Opens the file again (under the lock): SQLite opens a file it may
