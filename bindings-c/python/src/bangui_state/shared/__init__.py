@@ -2,7 +2,7 @@
 
     from bangui_state.shared import SharedMachine, SqliteStore
 
-    machine = SharedMachine(SqliteStore("/var/lib/bangui/state.db"), settings)
+    machine = SharedMachine(SqliteStore("bangui-state.db"), settings)   # a file; its directory must exist
     effects = machine.step({"type": "jail_activated", "jail_name": "sshd"}, now)
 
 `SqliteStore` (standard library, one host) and `RedisStore` (redis-py, the
