@@ -454,14 +454,7 @@ class Machine:
                 version_arg = _encode_version(version)
         if type(active_jails) is not int or not 0 <= active_jails <= _U64_MAX:
             active_jails = _active_jails(active_jails)
-        if type(now) is int and MIN_NOW_US <= now < MAX_NOW_US:
-            now_us = now
-        elif type(now) is datetime and now.tzinfo is _UTC:
-            # A host's usual now (datetime.now(timezone.utc)), converted inline as step's fast path does.
-            since = now - EPOCH
-            now_us = (since.days * 86400 + since.seconds) * 1_000_000 + since.microseconds
-        else:
-            now_us = micros(now)
+        now_us = now if type(now) is int and MIN_NOW_US <= now < MAX_NOW_US else micros(now)
         if _py_probe is not None:  # API mode: one scalar call (build_ffi.py's glue)
             packed = _py_probe(self._handle, online, version_arg, active_jails, now_us)
             if packed >= 0:
