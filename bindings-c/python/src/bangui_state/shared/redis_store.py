@@ -290,6 +290,20 @@ class _Layout:
             return StoreCorruptError(self.description, f"the stored value is not this store's: {reason}")
         return StoreError(self.description, f"redis refused: {message}")
 
+    def waited(self, reply: Any, acked: Any) -> tuple[Any, int] | None:
+        """The answers of a pipelined commit and WAIT: the commit's reply and
+        how many replicas have it, or None when the keys' slot moved (try
+        again, after asking the cluster for its slots); errors raised. (A lost
+        script is the caller's to load again, sync or async.)"""
+        if isinstance(reply, AskError):  # the slot moved (MovedError is an AskError)
+            self._refresh_nodes = True
+            return None
+        if isinstance(reply, Exception):
+            raise reply
+        if isinstance(acked, Exception):
+            raise acked
+        return reply, int(acked)
+
     def wait_command(self) -> tuple[Any, ...]:
         return ("WAIT", self.wait_replicas, self.wait_timeout_ms)
 
@@ -349,14 +363,9 @@ class RedisStore(_Layout):
                 if isinstance(reply, NoScriptError):
                     self._commit.sha = node.script_load(self._commit.script)
                     continue
-                if isinstance(reply, AskError):  # the slot moved (MovedError is an AskError)
-                    self._refresh_nodes = True
-                    continue
-                if isinstance(reply, Exception):
-                    raise reply
-                if isinstance(acked, Exception):
-                    raise acked
-                return reply, int(acked)
+                waited = self.waited(reply, acked)
+                if waited is not None:
+                    return waited
             raise TryAgainError("the slot of the keys kept moving")
         except (RedisError, RedisClusterException) as error:
             raise self.error(error, writing=True) from None
@@ -435,14 +444,9 @@ class AsyncRedisStore(_Layout):
                 if isinstance(reply, NoScriptError):
                     self._commit.sha = await self.client.script_load(self._commit.script)
                     continue
-                if isinstance(reply, AskError):  # the slot moved (MovedError is an AskError)
-                    self._refresh_nodes = True
-                    continue
-                if isinstance(reply, Exception):
-                    raise reply
-                if isinstance(acked, Exception):
-                    raise acked
-                return reply, int(acked)
+                waited = self.waited(reply, acked)
+                if waited is not None:
+                    return waited
             raise TryAgainError("the slot of the keys kept moving")
         except (RedisError, RedisClusterException) as error:
             raise self.error(error, writing=True) from None
