@@ -64,17 +64,7 @@ class RedisServer:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        _kill_group(process, sig)
 
     def client(self, **options: Any) -> Any:
         return self.client_for(self.socket, **options)
