@@ -5,6 +5,7 @@ import asyncio
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,62 @@ def test_answers_are_unpickled_as_data_only(tmp_path: Path) -> None:
     assert isinstance(answer_value, list) and len(answer_value) == 1
     assert not isinstance(answer_value[0], Path)
     assert "PosixPath" in str(answer_value[0])
+
+
+def test_connections_are_kept_and_used_again(fail2ban: Fail2banServer) -> None:
+    """Commands one after another go over one kept connection; concurrent ones each get
+    their own, and at most `max_idle` stay open afterwards."""
+    client = Fail2banClient(str(fail2ban.socket), timeout=10, max_idle=3)
+
+    async def run() -> tuple[int, int]:
+        await client.command("ping")
+        first = client._idle[0].writer
+        for _ in range(5):
+            await client.command("ping")
+        same = sum(connection.writer is first for connection in client._idle)
+        await asyncio.gather(*(client.command("ping") for _ in range(8)))
+        kept = len(client._idle)
+        await client.aclose()
+        return same, kept
+
+    assert asyncio.run(run()) == (1, 3)
+
+
+def test_a_kept_connection_to_a_restarted_server_is_replaced(tmp_path: Path) -> None:
+    """fail2ban restarted between two commands: the kept connection is closed by then, and the
+    next command goes over a new one instead of failing."""
+    server = Fail2banServer(tmp_path / "fail2ban")
+    client = Fail2banClient(str(server.socket), timeout=10)
+
+    async def ping() -> Any:
+        return await client.command("ping")
+
+    async def run() -> list[Any]:
+        answers = [await ping()]
+        server.stop()
+        server.start()
+        answers.append(await ping())
+        await client.aclose()
+        return answers
+
+    try:
+        server.start()
+        assert asyncio.run(run()) == ["pong", "pong"]
+    finally:
+        server.stop()
+
+
+def test_a_shutting_down_server_s_answer_is_an_error(tmp_path: Path) -> None:
+    """fail2ban answers ["SHUTDOWN"] (not a (code, value) pair) to commands it reads while it stops."""
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(END)
+        writer.write(pickle.dumps(["SHUTDOWN"]) + END)
+        await writer.drain()
+
+    async def ask() -> object:
+        server = await asyncio.start_unix_server(answer, path=str(tmp_path / "stopping.sock"))
+        async with server:
+            return await Fail2banClient(str(tmp_path / "stopping.sock")).command("ping")
+
+    with pytest.raises(Fail2banError, match=r": ping: it is shutting down"):
+        asyncio.run(ask())
