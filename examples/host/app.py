@@ -23,6 +23,7 @@ worker process reads the same.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -168,6 +169,10 @@ class Worker:
             for task in list(self.tasks):
                 task.cancel()
             await asyncio.wait(list(self.tasks), timeout=0.5)
+        await self.fail2ban.aclose()
+        # How the shared machine fared (conflicts: compare-and-sets lost to
+        # another worker, each one retry), for whoever tunes the host.
+        log.info("worker_stopped", **dataclasses.asdict(self.machine.stats))
         await self.auth.close()
         await self.machine.aclose()
         if self.redis is not None:
