@@ -149,3 +149,117 @@ def test_the_async_machine_reads_properties_and_its_old_calls_warn(tmp_path: Any
         await machine.aclose()
 
     asyncio.run(main())
+
+
+# AsyncSqliteStore runs a call on the event loop's thread when SQLite answers at
+# once, and on its worker thread when the call would wait for a lock.
+
+ACTIVATED = {"type": "jail_activated", "jail_name": "sshd"}
+
+
+def test_sqlite_calls_run_on_the_loop_s_thread_when_nothing_holds_the_lock(tmp_path: Any) -> None:
+    """With the store's thread kept busy, steps and session lookups still complete: they never went there."""
+    from bangui_state.shared import session_cache_for
+
+    async def main() -> None:
+        store = AsyncSqliteStore(tmp_path / "state.db")
+        assert store.inline
+        machine = await AsyncSharedMachine.open(store, BOOTSTRAP)
+        sessions = session_cache_for(machine)
+        release = asyncio.Event()
+        busy = asyncio.get_running_loop().run_in_executor(store._executor, lambda: asyncio.run_coroutine_threadsafe(
+            release.wait(), loop).result())
+        for i in range(5):
+            await asyncio.wait_for(machine.step(ACTIVATED, at(i)), 2)
+        assert await asyncio.wait_for(sessions.get("token", at(5)), 2) is None
+        assert machine.revision == 5 and not busy.done()
+        release.set()
+        await busy
+        await close(machine)
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def test_a_sqlite_commit_that_must_wait_for_the_lock_waits_on_the_store_s_thread(tmp_path: Any) -> None:
+    """Another connection holds the write lock: the step waits for it off the loop (the loop
+    keeps running), then commits; the state is the same as if it had not waited."""
+    import sqlite3
+    import threading
+
+    async def main() -> None:
+        store = AsyncSqliteStore(tmp_path / "state.db", timeout=10)
+        machine = await AsyncSharedMachine.open(store, BOOTSTRAP)
+        other = sqlite3.connect(tmp_path / "state.db", isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        effects = await machine.step(ACTIVATED, at(0))
+        ticker.cancel()
+        assert ticks >= 10, f"the loop ran {ticks} times while the step waited 0.3 s"
+        assert effects == [] and machine.revision == 1
+        assert machine.state["last_activation"]["jail_name"] == "sshd"
+        other.close()
+        await close(machine)
+
+    asyncio.run(main())
+
+
+def test_sqlite_commits_made_on_the_loop_are_checkpointed_by_the_store_s_thread(tmp_path: Any) -> None:
+    """The loop never checkpoints (a checkpoint may fsync); the thread does, after every
+    `checkpoint_every` writes: the database file alone, without its write-ahead log, then
+    holds them, and only them."""
+    import shutil
+    import sqlite3
+
+    def revision_in_the_file_alone(copy: str) -> int | None:
+        shutil.copy(tmp_path / "state.db", tmp_path / copy)
+        alone = sqlite3.connect(tmp_path / copy)
+        try:
+            row = alone.execute("SELECT revision FROM bangui_state").fetchone()
+        finally:
+            alone.close()
+        return None if row is None else int(row[0])
+
+    async def main() -> list[int | None]:
+        store = AsyncSqliteStore(tmp_path / "state.db", checkpoint_every=4)
+        machine = await AsyncSharedMachine.open(store, BOOTSTRAP)  # write 1: the machine's row
+        seen = []
+        for i in range(3):  # writes 2 to 4: then a checkpoint
+            await machine.step({"type": "jail_activated", "jail_name": f"j{i}"}, at(i))
+        await store._call(lambda: None)  # the checkpoint is done
+        seen.append(revision_in_the_file_alone("after-4.db"))
+        for i in range(3, 5):  # writes 5 and 6: no checkpoint
+            await machine.step({"type": "jail_activated", "jail_name": f"j{i}"}, at(i))
+        await store._call(lambda: None)
+        seen.append(revision_in_the_file_alone("after-6.db"))
+        await close(machine)
+        return seen
+
+    assert asyncio.run(main()) == [3, 3]
+
+
+def test_sqlite_inline_is_off_by_default_where_every_commit_fsyncs(tmp_path: Any) -> None:
+    async def main() -> list[bool]:
+        stores = [AsyncSqliteStore(tmp_path / "a.db"), AsyncSqliteStore(tmp_path / "b.db", synchronous="FULL"),
+                  AsyncSqliteStore(tmp_path / "c.db", inline=False), AsyncSqliteStore(tmp_path / "d.db",
+                                                                                     synchronous="FULL", inline=True)]
+        inline = [store.inline for store in stores]
+        for store in stores:
+            await store.aclose()
+        return inline
+
+    assert asyncio.run(main()) == [True, False, False, True]
+    with pytest.raises(ValueError, match=r"checkpoint_every: expected an int >= 1, got 0"):
+        AsyncSqliteStore(tmp_path / "e.db", checkpoint_every=0)

@@ -13,7 +13,10 @@ microseconds. docs/shared-stores.md ("Session cache") has the statements.
 """
 from __future__ import annotations
 
+import copy
 import sqlite3
+from collections.abc import Callable
+from typing import Any
 
 from .errors import StoreCorruptError, StoreStateMissingError
 from .machine import AsyncSharedMachine, SharedMachine
@@ -215,29 +218,40 @@ class SqliteSessionCache(BaseSessionCache):
 
 
 class _AsyncSqliteSessions:
-    """`SqliteSessions` run on the `AsyncSqliteStore`'s own thread."""
+    """`SqliteSessions` run as the `AsyncSqliteStore` runs its own calls: on
+    the event loop's thread when SQLite answers at once, else on the store's
+    thread."""
 
     def __init__(self, store: AsyncSqliteStore, max_entries: int) -> None:
         self._store = store
         # Once, at start: the tables, through the store's lock from this thread.
         self._sync = SqliteSessions(store.sync, max_entries)
+        self._loop: SqliteSessions | None = None
+        if store._loop_store is not None:
+            self._loop = copy.copy(self._sync)
+            self._loop.store = store._loop_store
+
+    def _on_loop(self, method: str) -> Callable[..., Any] | None:
+        return None if self._loop is None else getattr(self._loop, method)
 
     async def lookup(self, token_hash: str, now: int) -> CachedSession | Miss:
-        return await self._store._call(self._sync.lookup, token_hash, now)
+        return await self._store._either(self._sync.lookup, self._on_loop("lookup"), token_hash, now)
 
     async def fill(self, fill: Fill) -> bool:
-        return await self._store._call(self._sync.fill, fill)
+        return await self._store._either(self._sync.fill, self._on_loop("fill"), fill, writing=True)
 
     async def invalidate(self, token_hash: str) -> int:
-        return await self._store._call(self._sync.invalidate, token_hash)
+        return await self._store._either(self._sync.invalidate, self._on_loop("invalidate"), token_hash, writing=True)
 
     async def invalidate_user(self, user: str) -> int:
-        return await self._store._call(self._sync.invalidate_user, user)
+        return await self._store._either(self._sync.invalidate_user, self._on_loop("invalidate_user"), user,
+                                         writing=True)
 
 
 class AsyncSqliteSessionCache(BaseAsyncSessionCache):
     """`SqliteSessionCache` for an `AsyncSharedMachine` over an
-    `AsyncSqliteStore`: every operation runs on the store's thread."""
+    `AsyncSqliteStore`: each operation runs where the store runs its own
+    (the event loop's thread when SQLite answers at once, else the store's)."""
 
     def __init__(self, machine: AsyncSharedMachine, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         if not isinstance(machine, AsyncSharedMachine) or not isinstance(machine.store, AsyncSqliteStore):
