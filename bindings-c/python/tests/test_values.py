@@ -406,3 +406,127 @@ def test_a_hostile_key_cannot_change_a_probe_while_it_is_read(bootstrap: dict[st
     with pytest.raises(bangui_state.Error, match=r"^event\.status"):
         m.step(probe, T0)
     assert m.revision == 2
+
+
+# --- health_probe: the C entry (_speedups.health_probe) gives exactly the Python path's answer ---
+
+
+def test_health_probe_reads_datetimes_of_any_year_and_zone_exactly(bootstrap: dict[str, Any]) -> None:
+    """`now` as an aware datetime, UTC (read in C in API mode) or any other offset
+    (read by `micros`): the crash the probe detects is stamped with exactly that
+    instant, to the microsecond, for instants of any year."""
+    rng = random.Random(9)
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    zones = [timezone.utc, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-7, minutes=-30)),
+             timezone(timedelta(hours=23, minutes=59, seconds=59, microseconds=999999))]
+    for n in range(300):
+        at = epoch + timedelta(microseconds=rng.randrange(-62_135_596_800_000_000, 253_402_300_799_999_999))
+        try:
+            local = at.astimezone(zones[n % len(zones)])
+        except OverflowError:  # the local time would be outside years 1 to 9999
+            local = at
+        assert local == at
+        m = Machine(bootstrap)
+        m.step_json('{"type": "jail_activated", "jail_name": "sshd"}', at)
+        assert m.health_probe(True, now=local).came_online
+        report = m.health_probe(False, "1.1.0", 3, now=local + timedelta(microseconds=1))
+        assert report.crash_detected and report.seconds_since_activation == 1e-6
+        assert report.effects[1]["fields"] == {"jail": "sshd", "seconds_since_activation": 1e-6}
+        d = at + timedelta(microseconds=1)
+        assert m.state["pending_recovery"]["detected_at"] == (
+            f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}Z")
+        assert m.health_probe(False, "1.1.0", 3, now=local).steady
+        assert m.revision == 4
+
+
+def test_health_probe_refuses_a_naive_datetime_as_step_does(bootstrap: dict[str, Any]) -> None:
+    m = Machine(bootstrap)
+    naive = datetime(2026, 4, 27, 16, 42, 0, 7)
+    with pytest.raises(bangui_state.NaiveDatetimeError) as by_step:
+        m.step({"type": "health_probe_completed", "status": {"online": True}}, naive)
+    with pytest.raises(bangui_state.NaiveDatetimeError) as by_probe:
+        m.health_probe(True, now=naive)
+    assert by_probe.value.message == by_step.value.message == (
+        "now: naive datetime 2026-04-27T16:42:00.000007 is ambiguous; give a timezone-aware one "
+        "(e.g. datetime.now(timezone.utc))")
+    assert m.revision == 0
+
+
+def probe_arguments(rng: random.Random, at: int) -> tuple[Any, Any, Any, Any]:
+    """Valid arguments, each replaced by an odd or invalid one now and then."""
+    utc = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=at)
+    args: list[Any] = [rng.choice([True, False]), rng.choice([None, "1.1.0", "1.1.1", "ünï"]),
+                       rng.choice([0, 2, 3, 2**64 - 1]), rng.choice([at, utc, utc.astimezone(timezone.min)])]
+    odd = [[1, None, "yes"], ["nul\x00", "\udc80", 5, b"x"], [2**64, -1, 2.0, True, LyingInt(3)],
+           [utc.replace(tzinfo=None), at // 1000, 2**63, float(at), None, "2026-04-27T16:42:00Z"]]
+    for n, values in enumerate(odd):
+        if rng.random() < 0.08:
+            args[n] = rng.choice(values)
+    return args[0], args[1], args[2], args[3]
+
+
+def test_health_probe_in_c_equals_the_python_path(bootstrap: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same reports, same errors (type and message), same states, for valid and
+    invalid arguments alike, with and without the C entry (API mode only)."""
+    from bangui_state import machine as machine_module
+
+    assert (machine_module._c_health_probe is not None) == (bangui_state._ffi.MODE == "api")
+    c_entry = machine_module._c_health_probe
+    if c_entry is None:
+        pytest.skip("ABI mode: no _speedups")
+    fast, slow = Machine(bootstrap), Machine(bootstrap)
+    rng = random.Random(13)
+    at = T0_US
+    for number in range(400):
+        at += rng.choice([1, 5_000_000, 30_000_000, 70_000_000])
+        if number % 13 == 0:
+            for m in (fast, slow):
+                m.step({"type": "jail_activated", "jail_name": f"jail{number}"}, at)
+        args = probe_arguments(rng, at)
+        results = []
+        for m, entry in ((fast, c_entry), (slow, None)):
+            monkeypatch.setattr(machine_module, "_c_health_probe", entry)
+            try:
+                report = m.health_probe(*args)
+                results.append((tuple(report), report.effects))
+            except bangui_state.Error as e:
+                results.append((type(e), e.message))
+        if args[3] is None and type(results[0][0]) is tuple:  # the current time: both read the clock
+            assert results[0][0][2] == results[1][0][2]  # the same revision
+        else:
+            assert results[0] == results[1], args
+            assert fast.state_json == slow.state_json
+    assert fast.revision == slow.revision > 100
+
+
+def test_the_c_health_probe_takes_plain_arguments_only(bootstrap: dict[str, Any]) -> None:
+    from bangui_state import machine as machine_module
+
+    health_probe = machine_module._c_health_probe
+    if health_probe is None:
+        pytest.skip("ABI mode: no _speedups")
+    m = Machine(bootstrap)
+    edges = (bangui_state.MIN_NOW_US, bangui_state.MAX_NOW_US)
+    assert health_probe(m._address, True, "1.1.0", 2, T0, *edges) == (
+        0, bangui_state.LOG_FAIL2BAN_CAME_ONLINE | bangui_state.LOG_HEALTH_CHECK_COMPLETE, 0.0, 1,
+        '[{"type":"log","level":"info","event":"fail2ban_came_online","fields":{"version":"1.1.0"}},'
+        '{"type":"log","level":"debug","event":"health_check_complete",'
+        '"fields":{"online":true,"version":"1.1.0","active_jails":2}}]')
+    assert health_probe(m._address, True, "1.1.0", 2, T0_US, *edges) == 2  # steady: the revision
+    assert health_probe(m._address, True, None, 2**64 - 1, T0, *edges) == 3
+    for args in ((0, True, None, 0, T0), (m._address, 1, None, 0, T0), (m._address, True, b"1", 0, T0),
+                 (m._address, True, "1\x00", 0, T0), (m._address, True, "\udc80", 0, T0),
+                 (m._address, True, None, -1, T0), (m._address, True, None, 2**64, T0),
+                 (m._address, True, None, True, T0), (m._address, True, None, LyingInt(0), T0),
+                 (m._address, True, None, 0, T0.replace(tzinfo=None)),
+                 (m._address, True, None, 0, T0.astimezone(timezone(timedelta(hours=1)))),
+                 (m._address, True, None, 0, edges[0] - 1), (m._address, True, None, 0, edges[1]),
+                 (m._address, True, None, 0, None), (m._address, True, None, 0, float(T0_US))):
+        assert health_probe(*args, *edges) is None, args  # not taken, nothing done
+    assert m.revision == 3
+    state = m.state
+    state["revision"] = 2**64 - 1
+    full = Machine.restore(state)
+    code, *_ = health_probe(full._address, True, None, 0, T0, *edges)
+    assert code == bangui_state.RevisionExhaustedError.code
+    assert full.revision == 2**64 - 1

@@ -1,12 +1,15 @@
-/* bangui_state._speedups: Machine.step's health-probe fast path, as a CPython
- * extension (built with the cffi one, API mode only).
+/* bangui_state._speedups: the health-probe fast paths of Machine.step and
+ * Machine.health_probe, as a CPython extension (built with the cffi one, API
+ * mode only).
  *
- * Conversion only, no rule: it reads a plain health-probe event dict (exact
- * dict, str, bool, int; `now` an exact int or an exact UTC datetime) and calls
- * bangui_machine_health_probe(). In pure Python the reading cost more than the
- * seed's whole process_health_probe_result (bench/python); here it is a few
- * hundred instructions. Anything else returns None having done nothing, and
- * the Python code takes its own path, which says what is wrong with its path.
+ * Conversion only, no rule: step_probe reads a plain health-probe event dict
+ * (exact dict, str, bool, int), health_probe its scalar arguments; both read
+ * `now` (an exact int or an exact UTC datetime) with the same now_micros() and
+ * call bangui_machine_health_probe() through the same probe(). In pure Python
+ * the reading cost more than the seed's whole process_health_probe_result
+ * (bench/python); here it is a few hundred instructions. Anything else
+ * returns None having done nothing, and the Python code takes its own path,
+ * which says what is wrong with its path.
  *
  * Limited API only (Py_LIMITED_API 3.11, set by setup.py), like the cffi
  * module: the wheel is cp311-abi3, one build for every CPython from 3.11 on.
@@ -17,6 +20,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "bangui_state.h"
 
@@ -76,6 +80,17 @@ static int now_micros(PyObject *now, int64_t min_us, int64_t max_us, int64_t *ou
   if (!ok) return 0;
   *out = (days * 86400 + seconds) * 1000000 + micros;
   return 1;
+}
+
+/* The library's probe, with the GIL released (the machine's own mutex serialises callers). */
+static bangui_result probe(void *address, bool online, const char *version, uint64_t active_jails, int64_t now_us,
+                           bangui_probe_report *report, char **effects_json) {
+  bangui_result code;
+  Py_BEGIN_ALLOW_THREADS
+  code = bangui_machine_health_probe((const bangui_machine *)address, online, version, active_jails, now_us, report,
+                                     effects_json);
+  Py_END_ALLOW_THREADS
+  return code;
 }
 
 /* step_probe(machine_address, event, now, entries, min_us, max_us) -> list | str | None
@@ -153,14 +168,9 @@ static PyObject *step_probe(PyObject *module, PyObject *const *args, Py_ssize_t 
   /* The entry is borrowed from a dict another thread may change while the GIL is released. */
   Py_INCREF(entry);
   const char *version_text = version_bytes == Py_None ? NULL : PyBytes_AsString(version_bytes);
-  bool is_online = online == Py_True;
   bangui_probe_report report = {0, 0.0, 0};
   char *effects_json = NULL;
-  bangui_result code;
-  Py_BEGIN_ALLOW_THREADS
-  code = bangui_machine_health_probe((const bangui_machine *)address, is_online, version_text, jails, now_us,
-                                     &report, &effects_json);
-  Py_END_ALLOW_THREADS
+  bangui_result code = probe(address, online == Py_True, version_text, jails, now_us, &report, &effects_json);
   PyObject *result = NULL;
   if (code != BANGUI_RESULT_OK) {
     result = Py_None; /* nothing changed: the JSON path reports the error */
@@ -193,15 +203,77 @@ not_taken:
   Py_RETURN_NONE;
 }
 
+/* health_probe(machine_address, online, version, active_jails, now, min_us, max_us) -> int | tuple | None
+ *
+ * Machine.health_probe's arguments as they are: `online` True or False,
+ * `version` None or an exact str (without NUL or lone surrogate: a C string),
+ * `active_jails` an exact int in [0, 2**64), `now` as now_micros() takes it.
+ * Returns the revision (an int) for a steady probe (only
+ * health_check_complete logged: no effects JSON); for any other outcome, the
+ * tuple (code, logs, seconds_since_activation, revision, effects JSON or
+ * None), code not 0 being an error, which changed nothing and whose message
+ * is this thread's last error, for the caller to read at once; None: not
+ * taken, nothing done (an argument the Python path refuses or converts, or a
+ * closed machine). */
+static PyObject *health_probe(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+  (void)module;
+  if (nargs != 7) {
+    PyErr_SetString(PyExc_TypeError, "health_probe takes 7 arguments");
+    return NULL;
+  }
+  PyObject *online = args[1], *version = args[2], *active_jails = args[3];
+  void *address = PyLong_AsVoidPtr(args[0]);
+  if (address == NULL) {
+    if (PyErr_Occurred()) return NULL;
+    Py_RETURN_NONE; /* a closed machine: the Python path raises */
+  }
+  if ((online != Py_True && online != Py_False) || !PyLong_CheckExact(active_jails)) Py_RETURN_NONE;
+  const char *version_text = NULL;
+  if (version != Py_None) {
+    if (!PyUnicode_CheckExact(version)) Py_RETURN_NONE;
+    Py_ssize_t size;
+    /* Borrowed from the str (kept alive by the caller while the GIL is released). */
+    version_text = PyUnicode_AsUTF8AndSize(version, &size);
+    if (version_text == NULL || (size_t)size != strlen(version_text)) goto not_taken; /* a lone surrogate, a NUL */
+  }
+  uint64_t jails = PyLong_AsUnsignedLongLong(active_jails);
+  if (jails == (uint64_t)-1 && PyErr_Occurred()) goto not_taken; /* negative or 2**64 and more */
+  int64_t now_us;
+  if (!now_micros(args[4], PyLong_AsLongLong(args[5]), PyLong_AsLongLong(args[6]), &now_us)) goto not_taken;
+  bangui_probe_report report = {0, 0.0, 0};
+  char *effects_json = NULL;
+  bangui_result code = probe(address, online == Py_True, version_text, jails, now_us, &report, &effects_json);
+  if (code == BANGUI_RESULT_OK && effects_json == NULL && report.logs == BANGUI_LOG_HEALTH_CHECK_COMPLETE) {
+    return PyLong_FromUnsignedLongLong(report.revision);
+  }
+  PyObject *effects = Py_None;
+  if (effects_json != NULL) {
+    effects = PyUnicode_FromString(effects_json);
+    bangui_string_free(effects_json);
+    if (effects == NULL) return NULL;
+  } else {
+    Py_INCREF(effects);
+  }
+  return Py_BuildValue("(iIdKN)", (int)code, (unsigned int)report.logs, report.seconds_since_activation,
+                       (unsigned long long)report.revision, effects);
+
+not_taken:
+  if (PyErr_Occurred()) PyErr_Clear(); /* the Python path says what is wrong */
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"step_probe", (PyCFunction)(void (*)(void))step_probe, METH_FASTCALL,
      "step_probe(machine_address, event, now, entries, min_us, max_us) -> list | str | None"},
+    {"health_probe", (PyCFunction)(void (*)(void))health_probe, METH_FASTCALL,
+     "health_probe(machine_address, online, version, active_jails, now, min_us, max_us) -> int | tuple | None"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "bangui_state._speedups",
-    "Machine.step's health-probe fast path (conversion only; see _speedups.c).", -1, methods,
+    "Machine.step's and Machine.health_probe's health-probe fast paths (conversion only; see _speedups.c).", -1,
+    methods,
     NULL, NULL, NULL, NULL,
 };
 

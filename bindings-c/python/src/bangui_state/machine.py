@@ -1,8 +1,10 @@
 """`Machine`: one runtime state behind the C API's thread-safe handle.
 
-The fast path (`Machine.health_probe`) keeps its per-call work small: no
+The fast path (`Machine.health_probe`) keeps its per-call work small: its
+arguments and `now` (an int, or a UTC datetime) read in C (`_speedups.c`,
+with the same `now` reader as `step`'s) when the extension is there, else no
 `ffi.new` per call (output buffers come from a free list), encoded versions
-cached, `now` as int Unix microseconds taken as is, and a tuple-based
+cached, `now` as int Unix microseconds taken as is; and a tuple-based
 `ProbeReport`. `step` takes a plain health-probe dict through the same
 library call, read in C (`_speedups.c`) when the extension is there, with the
 library's steady-state effects cached per argument triple and copied for each
@@ -83,12 +85,16 @@ def _loads(text: str) -> Any:
     return json.loads(text)
 
 
+_string_free = lib.bangui_string_free
+
+
 def _take_string(ptr: Any) -> str:
     """A library-owned string, copied and freed."""
     try:
-        return cast(bytes, ffi.string(ptr)).decode("utf-8")
+        text: bytes = ffi.string(ptr)  # (no typing.cast call: a step takes two of these)
+        return text.decode("utf-8")
     finally:
-        lib.bangui_string_free(ptr)
+        _string_free(ptr)
 
 
 def _steady_effects(online: bool, version: str | None, active_jails: int) -> list[Effect]:
@@ -267,20 +273,35 @@ _health_probe = lib.bangui_machine_health_probe
 assert LOG_HEALTH_CHECK_COMPLETE == 16  # inlined below
 _py_probe: Any = getattr(lib, "bangui_py_health_probe", None)  # API mode only
 _machine_step = lib.bangui_machine_step
+_state_json = lib.bangui_machine_state_json
 
 
 def _load_speedups() -> Any:
-    """`_speedups.step_probe` (API mode only: it is linked against the shipped library), else None."""
+    """The `_speedups` module (API mode only: it is linked against the shipped library), else None."""
     if MODE != "api":
         return None
     try:
-        return importlib.import_module(f"{__package__}._speedups").step_probe
+        return importlib.import_module(f"{__package__}._speedups")
     except ImportError:
         return None
 
 
-_c_step_probe: Any = _load_speedups()
+_speedups: Any = _load_speedups()
+_c_step_probe: Any = None if _speedups is None else _speedups.step_probe
+_c_health_probe: Any = None if _speedups is None else _speedups.health_probe
 _PROBE_STATUS_KEYS = frozenset(("online", "version", "active_jails"))
+
+
+def _probe_report(code: int, logs: int, seconds: float, revision: int, effects_json: str | None, online: bool,
+                  version: str | None, active_jails: int) -> ProbeReport:
+    """The report of a probe the library answered with a result code and the
+    fields of its report (`effects_json` None in the steady state); the error
+    when `code` is one (read at once: the library's message is thread-local)."""
+    if code:
+        raise error_for(code)
+    effects = None if effects_json is None else cast(list[Effect], _loads(effects_json))
+    return ProbeReport((logs, seconds if logs & LOG_ACTIVATION_CRASH_DETECTED else None, revision, effects, online,
+                        version, active_jails))
 
 
 def _probe_outcome(online: bool, version: str | None, active_jails: int) -> ProbeReport:
@@ -288,13 +309,9 @@ def _probe_outcome(online: bool, version: str | None, active_jails: int) -> Prob
     transition or an error), read from this thread's slot at once."""
     report, effects_out = ffi.new("bangui_probe_report *"), ffi.new("char **")
     code = lib.bangui_py_health_probe_last(report, effects_out)
-    if code:
-        raise error_for(code)
-    logs = report.logs
-    seconds = report.seconds_since_activation if logs & LOG_ACTIVATION_CRASH_DETECTED else None
     ptr = effects_out[0]
-    effects = None if ptr == _NULL else cast(list[Effect], _loads(_take_string(ptr)))
-    return ProbeReport((logs, seconds, report.revision, effects, online, version, active_jails))
+    return _probe_report(code, report.logs, report.seconds_since_activation, report.revision,
+                         None if ptr == _NULL else _take_string(ptr), online, version, active_jails)
 
 
 class Machine:
@@ -444,6 +461,14 @@ class Machine:
         `now` is an aware datetime, int Unix microseconds (the cheapest), or
         None for the current time. A NUL in `version` is refused (a C string
         would end there; `step` carries it exactly)."""
+        if _c_health_probe is not None:  # the probe in C (_speedups.c); None: not taken, nothing done
+            done = _c_health_probe(self._address, online, version, active_jails, micros(None) if now is None else now,
+                                   MIN_NOW_US, MAX_NOW_US)
+            if type(done) is int:  # the steady state: its revision
+                return ProbeReport((16, None, done, None, online, version, active_jails))
+            if done is not None:  # a transition or an error
+                code, logs, seconds, revision, effects_json = done
+                return _probe_report(code, logs, seconds, revision, effects_json, online, version, active_jails)
         if online is not True and online is not False:
             raise ArgumentTypeError(f"online: expected a bool, got {type(online).__name__}")
         if version is None:
@@ -474,11 +499,10 @@ class Machine:
         if logs == 16:  # LOG_HEALTH_CHECK_COMPLETE alone: the steady state
             _probe_buffers.append(buffers)
             return ProbeReport((logs, None, revision, None, online, version, active_jails))
-        seconds = report.seconds_since_activation if logs & LOG_ACTIVATION_CRASH_DETECTED else None
-        ptr = effects_out[0]
+        seconds, ptr = report.seconds_since_activation, effects_out[0]
         _probe_buffers.append(buffers)
-        effects = cast(list[Effect], _loads(_take_string(ptr)))
-        return ProbeReport((logs, seconds, revision, effects, online, version, active_jails))
+        return _probe_report(0, logs, seconds, revision, None if ptr == _NULL else _take_string(ptr), online, version,
+                             active_jails)
 
     @property
     def state(self) -> State:
@@ -488,9 +512,16 @@ class Machine:
     @property
     def state_json(self) -> str:
         """The state's JSON form, to persist or to `restore_json`."""
-        out = ffi.new("char **")
-        check(lib.bangui_machine_state_json(self._handle, out))
-        return _take_string(out[0])
+        try:
+            out = _string_buffers.pop()
+        except IndexError:
+            out = ffi.new("char **")
+        code = _state_json(self._handle, out)
+        ptr = out[0]
+        _string_buffers.append(out)
+        if code:
+            raise error_for(code)
+        return _take_string(ptr)
 
     @property
     def revision(self) -> int:
