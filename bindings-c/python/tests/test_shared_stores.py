@@ -455,3 +455,58 @@ def test_a_sqlite_store_opened_before_fork_refuses_to_serve_the_child(tmp_path: 
     process.join()
     assert answer.startswith("StoreError: sqlite store") and "open the store in each worker" in answer
     assert machine.revision == 0 and machine.commits(0) == []
+
+
+def test_format_instant_writes_instants_as_the_core_does() -> None:
+    """The step's `now` in the log: exactly the core's text for that instant, for
+    any year, across day boundaries (format_instant keeps the last day's date)."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from bangui_state.shared import format_instant
+
+    rng = random.Random(3)
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    first, last = -62_135_596_800_000_000, 253_402_300_800_000_000  # years 1 to 9999
+    day = 86_400_000_000
+    instants = [first, last - 1, 0, -1, day - 1, day, -day, -day - 1, 1_777_308_120_000_000]
+    instants += [rng.randrange(first, last) for _ in range(2000)]
+    start = rng.randrange(0, 10 * day)
+    instants += [start + n * 3_600_000_007 for n in range(100)]  # hourly, through several days and back
+    instants += instants[::-1]
+    local = Machine(BOOTSTRAP)
+    for micros in instants:
+        t = epoch + timedelta(microseconds=micros)
+        text = format_instant(micros)
+        assert text == (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}."
+                        f"{t.microsecond:06d}Z")
+        assert parse_instant(text) == t
+    for micros in instants[:300]:
+        local.step({"type": "jail_activated", "jail_name": "sshd"}, epoch + timedelta(microseconds=micros))
+        assert local.state["last_activation"]["at"] == format_instant(micros)
+    for micros in (first - 1, last):
+        with pytest.raises(OverflowError):
+            format_instant(micros)
+
+
+def test_snapshots_and_proposals_are_frozen_dataclasses() -> None:
+    import dataclasses
+    import pickle
+
+    from bangui_state.shared import Proposal, Snapshot
+
+    snapshot = Snapshot(3, "{}", 1)
+    assert snapshot == Snapshot(3, "{}", 1) != Snapshot(3, "{}", 2)
+    assert hash(snapshot) == hash(Snapshot(3, "{}", 1))
+    assert pickle.loads(pickle.dumps(snapshot)) == snapshot
+    assert repr(snapshot) == "Snapshot(revision=3, state_json='{}', cache_epoch=1)"
+    one, two = Proposal("{}", "now", "{}", False), Proposal("{}", "now", "{}", False)
+    assert one.commit_id != two.commit_id  # each a new commit id
+    again = Proposal("{}", "now", "{}", False, one.commit_id)
+    assert again == one and hash(again) == hash(one) and pickle.loads(pickle.dumps(one)) == one
+    assert dataclasses.replace(one, now="later") == Proposal("{}", "later", "{}", False, one.commit_id)
+    assert [f.name for f in dataclasses.fields(Proposal)] == ["state_json", "now", "event_json", "cache_replaced",
+                                                             "commit_id"]
+    for value, name in ((snapshot, "revision"), (one, "commit_id")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, 5)

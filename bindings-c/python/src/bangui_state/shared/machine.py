@@ -108,15 +108,28 @@ _GMTIME_RANGE = range(-62_135_596_800, 253_402_300_800)
 _gmtime = time.gmtime
 
 
+# The date part of the last day format_instant wrote, with its number (days
+# since 1970-01-01): a step logs one instant, and steps keep to the same day.
+_last_day: tuple[int, str] = (0, "1970-01-01T")
+_TWO_DIGITS = tuple("%02d" % n for n in range(60))
+
+
 def format_instant(micros: int) -> str:
     """Unix microseconds as the core writes instants: `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
+    global _last_day
     seconds, fraction = divmod(micros, 1_000_000)
-    if seconds in _GMTIME_RANGE:  # the common case, without building a datetime (a step logs one)
-        year, month, day, hour, minute, second = _gmtime(seconds)[:6]
-        return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (year, month, day, hour, minute, second, fraction)
-    t = from_unix_micros(micros)  # raises OverflowError, as datetime does
-    return (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}."
-            f"{t.microsecond:06d}Z")
+    day, second = divmod(seconds, 86_400)  # UTC: every day has 86,400 seconds
+    held = _last_day
+    if held[0] != day:
+        if seconds not in _GMTIME_RANGE:
+            t = from_unix_micros(micros)  # raises OverflowError, as datetime does
+            return (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}."
+                    f"{t.microsecond:06d}Z")
+        year, month, mday = _gmtime(seconds)[:3]  # without building a datetime
+        held = _last_day = (day, "%04d-%02d-%02dT" % (year, month, mday))
+    hour, second = divmod(second, 3600)
+    minute, second = divmod(second, 60)
+    return f"{held[1]}{_TWO_DIGITS[hour]}:{_TWO_DIGITS[minute]}:{_TWO_DIGITS[second]}.{fraction:06d}Z"
 
 
 # The json module's C encoder, built once: compact, non-ASCII kept, NaN refused
@@ -139,16 +152,17 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def _event_json(event: Mapping[str, Any]) -> str:
-    """The event as JSON text. What has no JSON form (a set, NaN, a lone
-    surrogate, a cycle) is refused as `Machine.step` refuses it: a
-    `NotJsonError` naming the path (`event.overrides.x: ...`)."""
+def _event_json(event: Mapping[str, Any]) -> tuple[str, bytes]:
+    """The event as JSON text, and as its UTF-8 (what the core reads). What
+    has no JSON form (a set, NaN, a lone surrogate, a cycle) is refused as
+    `Machine.step` refuses it: a `NotJsonError` naming the path
+    (`event.overrides.x: ...`). JSON text holds no raw NUL (it escapes it)."""
     try:
         text = _dumps(event)
-        text.encode("utf-8")  # a lone surrogate passes json, not UTF-8
-        return text
+        return text, text.encode("utf-8")  # a lone surrogate passes json, not UTF-8
     except (ValueError, TypeError, RecursionError):
-        return _convert_dumps(event, "event").decode("utf-8")
+        utf8 = _convert_dumps(event, "event")
+        return utf8.decode("utf-8"), utf8
 
 
 @dataclass
@@ -322,14 +336,15 @@ class _Replica:
                 return None
         return state_json
 
-    def attempt_step(self, event_json: str, micros: int) -> _Attempt:
+    def attempt_step(self, event: tuple[str, bytes], micros: int) -> _Attempt:
+        """`event`: `_event_json`'s text and UTF-8."""
         machine = self.local()
-        effects = cast(list[Effect], _loads_output(machine.step_json(event_json, micros)))
+        effects: list[Effect] = _loads_output(machine._step(event[1], micros))
         only_logs, cache_replaced = _classify(effects)
         state_json = self._changed_state(machine, only_logs)
         if state_json is None:
             return _Attempt(None, effects, None)
-        return _Attempt(Proposal(state_json, format_instant(micros), event_json, cache_replaced), effects, None)
+        return _Attempt(Proposal(state_json, format_instant(micros), event[0], cache_replaced), effects, None)
 
     def attempt_probe(self, online: bool, version: str | None, active_jails: int, micros: int) -> _Attempt:
         machine = self.local()
@@ -732,7 +747,8 @@ class SharedMachine(_Shared):
         """Applies `event` at `now` and commits it; returns the committed
         step's effects, for this worker to carry out."""
         event_json, micros = _event_json(event), _micros(now)
-        return cast(list[Effect], self._run(lambda: self._replica.attempt_step(event_json, micros)).effects)
+        tried = self._run(lambda: self._replica.attempt_step(event_json, micros))
+        return tried.effects  # type: ignore[return-value]  # a step's effects are never None
 
     def health_probe(self, online: bool, version: str | None = None, active_jails: int = 0,
                      now: Now | None = None) -> ProbeReport:
@@ -855,7 +871,8 @@ class AsyncSharedMachine(_Shared):
 
     async def step(self, event: Mapping[str, Any], now: Now) -> list[Effect]:
         event_json, micros = _event_json(event), _micros(now)
-        return cast(list[Effect], (await self._run(lambda: self._replica.attempt_step(event_json, micros))).effects)
+        tried = await self._run(lambda: self._replica.attempt_step(event_json, micros))
+        return tried.effects  # type: ignore[return-value]  # a step's effects are never None
 
     async def health_probe(self, online: bool, version: str | None = None, active_jails: int = 0,
                            now: Now | None = None) -> ProbeReport:

@@ -23,7 +23,8 @@ CHECKPOINT_INTERVAL_MAX = 100
 def checkpoint_interval(retention: int) -> int:
     """Every this many revisions a log entry also carries its state, so that
     the first retained entry always does (see `trim_before`)."""
-    return max(1, min(CHECKPOINT_INTERVAL_MAX, retention))
+    # max(1, min(CHECKPOINT_INTERVAL_MAX, retention)), without two builtin calls (a commit asks twice)
+    return 1 if retention < 1 else retention if retention < CHECKPOINT_INTERVAL_MAX else CHECKPOINT_INTERVAL_MAX
 
 
 def carries_state(revision: int, retention: int) -> bool:
@@ -40,7 +41,7 @@ def trim_before(revision: int, retention: int) -> int:
     checkpoint (or at revision 1), so its first entry carries its state."""
     keep_from = revision - retention + 1
     interval = checkpoint_interval(retention)
-    return keep_from if keep_from % interval == 0 and keep_from >= interval and keep_from > 1 else 0
+    return keep_from if keep_from >= interval and keep_from > 1 and keep_from % interval == 0 else 0
 
 
 def check_name(name: str) -> str:
@@ -79,7 +80,13 @@ def new_commit_id() -> str:
     return f"{prefix}{next(counter)}"
 
 
-@dataclass(frozen=True)
+# Snapshot and Proposal, made on every step, write their fields straight into
+# the instance's __dict__ (as unpickling does): the frozen dataclass's own
+# __init__ pays an object.__setattr__ call per field. Still frozen, compared,
+# hashed and shown as dataclasses.
+
+
+@dataclass(frozen=True, init=False)
 class Snapshot:
     """The stored machine at one revision."""
 
@@ -90,17 +97,33 @@ class Snapshot:
     since the machine was made); every worker reinstalls its cache when it
     sees this change."""
 
+    def __init__(self, revision: int, state_json: str, cache_epoch: int) -> None:
+        fields = self.__dict__
+        fields["revision"] = revision
+        fields["state_json"] = state_json
+        fields["cache_epoch"] = cache_epoch
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Proposal:
     """A commit offered to the store: the state after applying `event_json` at
-    `now` to the state at the expected revision."""
+    `now` to the state at the expected revision. `commit_id` is a new one
+    (`new_commit_id()`) unless given."""
 
     state_json: str
     now: str
     event_json: str
     cache_replaced: bool
     commit_id: str = field(default_factory=new_commit_id)
+
+    def __init__(self, state_json: str, now: str, event_json: str, cache_replaced: bool,
+                 commit_id: str | None = None) -> None:
+        fields = self.__dict__
+        fields["state_json"] = state_json
+        fields["now"] = now
+        fields["event_json"] = event_json
+        fields["cache_replaced"] = cache_replaced
+        fields["commit_id"] = new_commit_id() if commit_id is None else commit_id
 
 
 @dataclass(frozen=True)
