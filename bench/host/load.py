@@ -19,14 +19,21 @@ compare-and-set conflicts per committed step, from their `worker_stopped` log li
     python3 bench/host/load.py [--quick] [--out target/bench/host.json]
 
 `--quick` (make test's smoke): 20 activations 5 at a time and 5 one at a time,
-SQLite only, no output file. Every process started is stopped, pass or fail.
+SQLite only, no output file. `--activations N` changes the 200. `--profile DIR`
+samples the workers with py-spy (`pip install py-spy`) during each host's
+concurrent batch: DIR/host-STORE.txt holds the collapsed stacks, and the
+functions that took the most samples are printed. Every process started is
+stopped, pass or fail.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
-import os
+import re
+import signal
+import subprocess
 import socket
 import sys
 import tempfile
@@ -132,8 +139,40 @@ def conflicts_per_commit(log: Path) -> float:
     return sum(int(line["conflicts"]) for line in stopped) / max(1, commits)
 
 
-async def through_host(work: Path, store: str, counts: tuple[int, int, int],
-                       package_dir: Path) -> tuple[Run, Run, float]:
+def start_profiler(app: subprocess.Popen[bytes], out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the uvicorn process and its workers, without pausing them."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    profiler = subprocess.Popen(["py-spy", "record", "--subprocesses", "--nonblocking", "--rate", "500", "--format",
+                                 "raw", "--output", str(out), "--pid", str(app.pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(1.0)  # py-spy attaches to every worker before the batch starts
+    return profiler
+
+
+def summarize_profile(path: Path, top: int = 25) -> None:
+    """The functions on the most sampled stacks (inclusive) and at their top (self), in % of samples."""
+    own: collections.Counter[str] = collections.Counter()
+    anywhere: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")
+                  if not frame.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        total += int(count)
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
+            anywhere[frame] += int(count)
+    print(f"{path}: {total} samples")
+    for title, counter in (("self", own), ("inclusive", anywhere)):
+        print(f"  {title}:")
+        for frame, count in counter.most_common(top):
+            print(f"  {count / max(1, total):6.1%}  {frame}")
+
+
+async def through_host(work: Path, store: str, counts: tuple[int, int, int], package_dir: Path,
+                       profile: Path | None = None) -> tuple[Run, Run, float]:
     total, concurrency, sequential = counts
     work.mkdir(parents=True, exist_ok=True)
     fail2ban = Fail2banServer(work / "fail2ban")
@@ -169,7 +208,13 @@ async def through_host(work: Path, store: str, counts: tuple[int, int, int],
                     if response.status != 200:
                         raise RuntimeError(f"activate {name}: {response.status} {body!r}")
 
-            together = await batch(activate, [f"load-{n}" for n in range(total)], concurrency, processes)
+            profiler = start_profiler(app, profile) if profile else None
+            try:
+                together = await batch(activate, [f"load-{n}" for n in range(total)], concurrency, processes)
+            finally:
+                if profiler:
+                    profiler.send_signal(signal.SIGINT)  # py-spy writes its file as it stops
+                    profiler.wait(30)
             one_by_one = await batch(activate, [f"seq-{n}" for n in range(sequential)], 1, processes)
     finally:
         stop_group(app)
@@ -198,7 +243,7 @@ def rows(way: str, together: Run, one_by_one: Run, concurrency: int) -> list[dic
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
-    counts = (20, 5, 5) if args.quick else (200, 20, 50)
+    counts = (20, 5, 5) if args.quick else (args.activations, 20, 50)
     stores = ("sqlite",) if args.quick else ("sqlite", "redis")
     package_dir = install_package(ROOT / "target" / "host" / "bench-site")
     results: dict[str, tuple[Run, Run]] = {}
@@ -207,8 +252,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         results["fail2ban directly"] = await direct(Path(tmp) / "direct", counts)
         for store in stores:
             way = f"through the host ({store})"
-            together, one_by_one, conflicts[way] = await through_host(Path(tmp) / store, store, counts, package_dir)
+            profile = args.profile / f"host-{store}.txt" if args.profile else None
+            together, one_by_one, conflicts[way] = await through_host(Path(tmp) / store, store, counts, package_dir,
+                                                                      profile)
             results[way] = together, one_by_one
+            if profile:
+                summarize_profile(profile)
     direct_together, direct_sequential = results["fail2ban directly"]
     table: list[dict[str, object]] = []
     targets: list[dict[str, object]] = []
@@ -236,6 +285,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run, SQLite only, no output file")
     parser.add_argument("--out", type=Path, help="write the rows and targets as JSON here")
+    parser.add_argument("--activations", type=int, default=200, help="activations in the concurrent batch")
+    parser.add_argument("--profile", type=Path, help="sample the workers with py-spy into this directory")
     args = parser.parse_args()
     report = asyncio.run(main_async(args))
     if args.out and not args.quick:
