@@ -156,7 +156,8 @@ class RequestGuard:
             claimed, source = (_origin(referer) if referer else None), "Referer"
         if claimed is None:
             return error(403, "cross-site request refused: no Origin or Referer header")
-        expected = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+        # The scope's scheme, not request.url: building the URL cost more than the rest of the check.
+        expected = f"{request.scope['scheme']}://{request.headers.get('host', '')}".lower()
         claimed = claimed.lower().rstrip("/")
         if claimed != expected and claimed not in self.trusted_origins:
             return error(403, f"cross-site request refused: {source} {claimed} is not this host ({expected})")
@@ -164,13 +165,15 @@ class RequestGuard:
 
     async def read_body(self, request: Request, receive: Receive) -> bytes | JSONResponse:
         """The whole body, or a 413 as soon as it passes the bound (the rest is never read)."""
-        too_large = error(413, f"body: larger than the {self.max_body_bytes} bytes allowed")
+        def too_large() -> JSONResponse:  # made only when refused: a response costs more than the reading
+            return error(413, f"body: larger than the {self.max_body_bytes} bytes allowed")
+
         declared = request.headers.get("content-length")
         if declared is not None:
             if not (declared.isascii() and declared.isdigit()):
                 return error(400, "Content-Length: not a number")
             if len(declared.lstrip("0")) > 12 or int(declared) > self.max_body_bytes:
-                return too_large
+                return too_large()
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -180,7 +183,7 @@ class RequestGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                return too_large
+                return too_large()
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
