@@ -41,6 +41,15 @@ def _answers(path: Path) -> bool:
     return True
 
 
+def _ready_count(out: Path) -> int:
+    """How many times fail2ban-server's launcher has said "Server ready" in
+    this output file (each start appends to it)."""
+    try:
+        return out.read_bytes().count(b"Server ready")
+    except FileNotFoundError:
+        return 0
+
+
 def stop_group(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, grace: float = 3.0) -> None:
     """Sends `sig` to the process's group, then SIGKILL to whatever of the group is left
     (after `grace` s at most), so nothing it started outlives it."""
@@ -86,14 +95,23 @@ class Fail2banServer:
 
     def start(self, timeout: float = 15.0) -> None:
         """Starts the server (again, after a crash: same config, same socket)
-        and returns once its socket accepts connections."""
+        and returns once it has applied its configuration.
+
+        The socket accepts connections before that: fail2ban-server's own
+        launcher sends the configuration through it, and a jail added in
+        the meantime makes its `set dbfile` fail ("Cannot change database
+        when there are jails present"), upon which fail2ban-server shuts
+        itself down. The launcher prints "Server ready" once done."""
         self.socket.unlink(missing_ok=True)
-        with open(self.root / "server.out", "ab") as out:
+        out_path = self.root / "server.out"
+        ready_before = _ready_count(out_path)
+        with open(out_path, "ab") as out:
             self.process = subprocess.Popen(
                 ["fail2ban-server", "-c", str(self.config), "-s", str(self.socket),
                  "-p", str(self.root / "fail2ban.pid"), "-f", "-x"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        _wait("fail2ban-server", lambda: _answers(self.socket), self.process, timeout)
+        _wait("fail2ban-server", lambda: _ready_count(out_path) > ready_before and _answers(self.socket),
+              self.process, timeout)
 
     def crash(self) -> None:
         """SIGKILL to the server's process group: fail2ban dies without a word."""

@@ -119,6 +119,36 @@ def test_a_kept_connection_to_a_restarted_server_is_replaced(tmp_path: Path) -> 
         server.stop()
 
 
+def test_a_started_server_is_configured_and_keeps_jails_added_at_once(tmp_path: Path) -> None:
+    """`Fail2banServer.start()` returns once fail2ban applied its configuration: its jail is
+    there at once, and jails added at once stay. Added before that, a jail made the
+    configuration's `set dbfile` fail ("Cannot change database when there are jails
+    present"): the configured jail never came and fail2ban-server shut itself down. While
+    start() waited only for the socket, 5 of 6 runs of this test failed. Five starts, as each
+    could go either way."""
+    server = Fail2banServer(tmp_path / "fail2ban")
+    client = Fail2banClient(str(server.socket), timeout=10)
+
+    async def start_and_add() -> tuple[ServerStatus, ServerStatus]:
+        probe = asyncio.create_task(client.probe())  # alongside the additions
+        await asyncio.gather(*(client.activate_jail(f"early-{n}") for n in range(50)))
+        first = await probe
+        await asyncio.sleep(0.5)  # a failed configuration had stopped the server by then
+        later = await client.probe()
+        await client.aclose()
+        return first, later
+
+    try:
+        for _ in range(5):
+            server.start()
+            first, later = asyncio.run(start_and_add())
+            assert DEFAULT_JAIL in first.jails, first
+            assert later.online and later.active_jails == 51, later
+            server.stop()
+    finally:
+        server.stop()
+
+
 def test_a_shutting_down_server_s_answer_is_an_error(tmp_path: Path) -> None:
     """fail2ban answers ["SHUTDOWN"] (not a (code, value) pair) to commands it reads while it stops."""
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
