@@ -22,7 +22,10 @@ compare-and-set conflicts per committed step, from their `worker_stopped` log li
 SQLite only, no output file. `--activations N` changes the 200. `--profile DIR`
 samples the workers with py-spy (`pip install py-spy`) during each host's
 concurrent batch: DIR/host-STORE.txt holds the collapsed stacks, and the
-functions that took the most samples are printed. Every process started is
+functions that took the most samples are printed. `--requests N` (2000 by
+default, 0 for none) also times N requests of each of two cheaper routes per
+host, 20 at a time, to set an activation's worker CPU against: GET
+/api/session and DELETE /api/recovery (see ROUTES). Every process started is
 stopped, pass or fail.
 """
 from __future__ import annotations
@@ -55,6 +58,11 @@ from private_servers import Fail2banServer, RedisServer, stop_group  # noqa: E40
 
 PASSWORD = "load-test password"
 WORKERS = 4
+# Cheaper routes than an activation, timed the same way on each host, to set
+# the activation's worker CPU against: uvicorn, FastAPI, the guard and a
+# session lookup; then an unsafe method too (the origin check, the body) and
+# a shared step that changes nothing (there is no recovery to dismiss).
+ROUTES = (("GET", "/api/session"), ("DELETE", "/api/recovery"))
 
 
 @dataclass
@@ -171,8 +179,19 @@ def summarize_profile(path: Path, top: int = 25) -> None:
             print(f"  {count / max(1, total):6.1%}  {frame}")
 
 
+@dataclass
+class HostRuns:
+    """One host's batches: the activations 20 at a time and one at a time,
+    the workers' conflicts per commit, and each of `ROUTES`' batch."""
+
+    together: Run
+    one_by_one: Run
+    conflicts: float
+    routes: dict[str, Run]
+
+
 async def through_host(work: Path, store: str, counts: tuple[int, int, int], package_dir: Path,
-                       profile: Path | None = None) -> tuple[Run, Run, float]:
+                       profile: Path | None = None, requests: int = 0) -> HostRuns:
     total, concurrency, sequential = counts
     work.mkdir(parents=True, exist_ok=True)
     fail2ban = Fail2banServer(work / "fail2ban")
@@ -216,18 +235,27 @@ async def through_host(work: Path, store: str, counts: tuple[int, int, int], pac
                     profiler.send_signal(signal.SIGINT)  # py-spy writes its file as it stops
                     profiler.wait(30)
             one_by_one = await batch(activate, [f"seq-{n}" for n in range(sequential)], 1, processes)
+            routes: dict[str, Run] = {}
+            for method, path in ROUTES if requests else ():
+                async def call(_: str, method: str = method, path: str = path) -> None:
+                    async with http.request(method, path) as response:
+                        body = await response.read()
+                        if response.status != 200:
+                            raise RuntimeError(f"{method} {path}: {response.status} {body!r}")
+
+                routes[f"{method} {path}"] = await batch(call, [""] * requests, concurrency, processes)
     finally:
         stop_group(app)
         fail2ban.stop()
         if redis:
             redis.stop()
-    return together, one_by_one, conflicts_per_commit(work / "app.log")
+    return HostRuns(together, one_by_one, conflicts_per_commit(work / "app.log"), routes)
 
 
-def cpu_note(run: Run) -> str:
+def cpu_note(run: Run, per: str = "activation") -> str:
     """CPU per activation, by process: `client 0.25 + workers 0.85 + fail2ban 0.43 ms`."""
     spent = " + ".join(f"{kind} {seconds / len(run.latencies) * 1e3:.2f}" for kind, seconds in run.cpu.items())
-    return f"CPU per activation: {spent} ms"
+    return f"CPU per {per}: {spent} ms"
 
 
 def rows(way: str, together: Run, one_by_one: Run, concurrency: int) -> list[dict[str, object]]:
@@ -244,18 +272,19 @@ def rows(way: str, together: Run, one_by_one: Run, concurrency: int) -> list[dic
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
     counts = (20, 5, 5) if args.quick else (args.activations, 20, 50)
+    requests = 0 if args.quick else args.requests
     stores = ("sqlite",) if args.quick else ("sqlite", "redis")
     package_dir = install_package(ROOT / "target" / "host" / "bench-site")
     results: dict[str, tuple[Run, Run]] = {}
     conflicts: dict[str, float] = {}
+    routes: dict[str, dict[str, Run]] = {}
     with tempfile.TemporaryDirectory(prefix="bangui-host-load-") as tmp:
         results["fail2ban directly"] = await direct(Path(tmp) / "direct", counts)
         for store in stores:
             way = f"through the host ({store})"
             profile = args.profile / f"host-{store}.txt" if args.profile else None
-            together, one_by_one, conflicts[way] = await through_host(Path(tmp) / store, store, counts, package_dir,
-                                                                      profile)
-            results[way] = together, one_by_one
+            runs = await through_host(Path(tmp) / store, store, counts, package_dir, profile, requests)
+            results[way], conflicts[way], routes[way] = (runs.together, runs.one_by_one), runs.conflicts, runs.routes
             if profile:
                 summarize_profile(profile)
     direct_together, direct_sequential = results["fail2ban directly"]
@@ -266,6 +295,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         if way == "fail2ban directly":
             continue
         table[-1]["note"] = f"{table[-1]['note']}; conflicts per commit (both batches): {conflicts[way]:.2f}"
+        for route, run in routes[way].items():
+            table.append({"name": f"{way}: {route}, {len(run.latencies)} requests, {counts[1]} at a time, p50",
+                          "median_ns": run.percentile(0.5),
+                          "note": f"{run.per_second:,.0f} requests/s; {cpu_note(run, 'request')}"})
         share = together.per_second / direct_together.per_second
         added_ms = (one_by_one.percentile(0.5) - direct_sequential.percentile(0.5)) / 1e6
         targets.append({"target": f"host {way.split('(')[1][:-1]}: ≥ 50 % of fail2ban's throughput at "
@@ -287,6 +320,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="write the rows and targets as JSON here")
     parser.add_argument("--activations", type=int, default=200, help="activations in the concurrent batch")
     parser.add_argument("--profile", type=Path, help="sample the workers with py-spy into this directory")
+    parser.add_argument("--requests", type=int, default=2000,
+                        help="requests of each cheaper route (GET /api/session, DELETE /api/recovery) per host, "
+                             "to set an activation's CPU against (0: none)")
     args = parser.parse_args()
     report = asyncio.run(main_async(args))
     if args.out and not args.quick:
