@@ -32,7 +32,7 @@ PIECES = {
     "step_new_dict": "lambda: m.step({'type': 'health_probe_completed', "
                      "'status': {'online': True, 'version': '1.1.0', 'active_jails': 2}}, NOW)",
     "step_other_event": "lambda: m.step(OTHER, NOW)",
-    "steady_effects_copy": "lambda: mm._cached_steady_effects(True, '1.1.0', 2)",
+    "steady_effects_copy": "lambda: mm._steady_copy(STEADY)",
     "baseline_plain_python": "lambda: B.baseline_probe(st, True, '1.1.0', 2, NOW)",
 }
 
@@ -53,6 +53,7 @@ NOW, MICROS, EVENT, PR = B.T0, B.T0_MICROS, B.PROBE, mm.ProbeReport
 EVENT_JSON = cv.dumps(EVENT, 'event')
 OTHER = {{"type": "setup_completion_cached", "complete": True}}
 EFFECTS = m.step_json(EVENT_JSON, NOW)
+STEADY = mm._probe_entry(True, '1.1.0', 2)
 st = B.RuntimeState()
 B.baseline_probe(st, True, '1.1.0', 2, NOW)
 f = {stmt}
