@@ -280,38 +280,30 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     requests = 0 if args.quick else args.requests
     stores = ("sqlite",) if args.quick else ("sqlite", "redis")
     package_dir = install_package(ROOT / "target" / "host" / "bench-site")
-    results: dict[str, tuple[Run, Run]] = {}
-    conflicts: dict[str, str] = {}
-    routes: dict[str, dict[str, Run]] = {}
+    hosts: dict[str, HostRuns] = {}
     with tempfile.TemporaryDirectory(prefix="bangui-host-load-") as tmp:
-        results["fail2ban directly"] = await direct(Path(tmp) / "direct", counts)
+        direct_together, direct_sequential = await direct(Path(tmp) / "direct", counts)
         for store in stores:
-            way = f"through the host ({store})"
             profile = args.profile / f"host-{store}.txt" if args.profile else None
-            runs = await through_host(Path(tmp) / store, store, counts, package_dir, profile, requests)
-            results[way], routes[way] = (runs.together, runs.one_by_one), runs.routes
-            conflicts[way] = f"conflicts per commit: {runs.conflicts:.2f}; commits per worker: " + \
-                "/".join(map(str, runs.commits_per_worker))
+            hosts[store] = await through_host(Path(tmp) / store, store, counts, package_dir, profile, requests)
             if profile:
                 summarize_profile(profile)
-    direct_together, direct_sequential = results["fail2ban directly"]
-    table: list[dict[str, object]] = []
+    table = rows("fail2ban directly", direct_together, direct_sequential, counts[1])
     targets: list[dict[str, object]] = []
-    for way, (together, one_by_one) in results.items():
-        table += rows(way, together, one_by_one, counts[1])
-        if way == "fail2ban directly":
-            continue
-        table[-1]["note"] = f"{table[-1]['note']}; {conflicts[way]} (both batches)"
-        for route, run in routes[way].items():
+    for store, runs in hosts.items():
+        way = f"through the host ({store})"
+        table += rows(way, runs.together, runs.one_by_one, counts[1])
+        table[-1]["note"] = (f"{table[-1]['note']}; conflicts per commit: {runs.conflicts:.2f}; commits per worker: "
+                             f"{'/'.join(map(str, runs.commits_per_worker))} (both batches)")
+        for route, run in runs.routes.items():
             table.append({"name": f"{way}: {route}, {len(run.latencies)} requests, {counts[1]} at a time, p50",
                           "median_ns": run.percentile(0.5),
                           "note": f"{run.per_second:,.0f} requests/s; {cpu_note(run, 'request')}"})
-        share = together.per_second / direct_together.per_second
-        added_ms = (one_by_one.percentile(0.5) - direct_sequential.percentile(0.5)) / 1e6
-        targets.append({"target": f"host {way.split('(')[1][:-1]}: ≥ 50 % of fail2ban's throughput at "
-                                  f"{counts[1]} clients", "measured": f"{share:.0%} (host / direct)",
-                        "met": share >= 0.5})
-        targets.append({"target": f"host {way.split('(')[1][:-1]}: ≤ 1 ms added to a sequential activation (p50)",
+        share = runs.together.per_second / direct_together.per_second
+        added_ms = (runs.one_by_one.percentile(0.5) - direct_sequential.percentile(0.5)) / 1e6
+        targets.append({"target": f"host {store}: ≥ 50 % of fail2ban's throughput at {counts[1]} clients",
+                        "measured": f"{share:.0%} (host / direct)", "met": share >= 0.5})
+        targets.append({"target": f"host {store}: ≤ 1 ms added to a sequential activation (p50)",
                         "measured": f"{added_ms:+.2f} ms", "met": added_ms <= 1.0})
     for row in table:
         print(f"{row['name']}: {float(row['median_ns']) / 1e6:.2f} ms ({row['note']})")  # type: ignore[arg-type]
