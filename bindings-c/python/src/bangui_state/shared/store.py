@@ -11,7 +11,7 @@ import itertools
 import json
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -114,7 +114,7 @@ class Proposal:
     now: str
     event_json: str
     cache_replaced: bool
-    commit_id: str = field(default_factory=new_commit_id)
+    commit_id: str
 
     def __init__(self, state_json: str, now: str, event_json: str, cache_replaced: bool,
                  commit_id: str | None = None) -> None:
