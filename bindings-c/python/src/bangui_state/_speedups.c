@@ -82,6 +82,21 @@ static int now_micros(PyObject *now, int64_t min_us, int64_t max_us, int64_t *ou
   return 1;
 }
 
+/* The machine of a fast path's call: its `expected` arguments, the first the
+ * machine's address. -1: an error is set (the wrong argument count, an
+ * address that is not an int); 0: a closed machine (address 0), for the
+ * Python path to refuse; 1: `*out` is the machine. */
+static int machine_of(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expected, const char *wrong_count,
+                      void **out) {
+  if (nargs != expected) {
+    PyErr_SetString(PyExc_TypeError, wrong_count);
+    return -1;
+  }
+  *out = PyLong_AsVoidPtr(args[0]);
+  if (*out == NULL) return PyErr_Occurred() ? -1 : 0;
+  return 1;
+}
+
 /* The library's probe, with the GIL released (the machine's own mutex serialises callers). */
 static bangui_result probe(void *address, bool online, const char *version, uint64_t active_jails, int64_t now_us,
                            bangui_probe_report *report, char **effects_json) {
@@ -104,16 +119,13 @@ static bangui_result probe(void *address, bool online, const char *version, uint
  * nothing and which the JSON path reports with its path). */
 static PyObject *step_probe(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
   (void)module;
-  if (nargs != 6) {
-    PyErr_SetString(PyExc_TypeError, "step_probe takes 6 arguments");
-    return NULL;
-  }
-  PyObject *event = args[1], *now = args[2], *entries = args[3];
-  void *address = PyLong_AsVoidPtr(args[0]);
-  if (address == NULL) {
-    if (PyErr_Occurred()) return NULL;
+  void *address;
+  int found = machine_of(args, nargs, 6, "step_probe takes 6 arguments", &address);
+  if (found <= 0) {
+    if (found < 0) return NULL;
     Py_RETURN_NONE; /* a closed machine: the Python path raises */
   }
+  PyObject *event = args[1], *now = args[2], *entries = args[3];
   if (!PyDict_CheckExact(event) || PyDict_Size(event) != 2 || !PyDict_CheckExact(entries) ||
       !str_keys_only(event)) {
     Py_RETURN_NONE;
@@ -217,16 +229,13 @@ not_taken:
  * closed machine). */
 static PyObject *health_probe(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
   (void)module;
-  if (nargs != 7) {
-    PyErr_SetString(PyExc_TypeError, "health_probe takes 7 arguments");
-    return NULL;
-  }
-  PyObject *online = args[1], *version = args[2], *active_jails = args[3];
-  void *address = PyLong_AsVoidPtr(args[0]);
-  if (address == NULL) {
-    if (PyErr_Occurred()) return NULL;
+  void *address;
+  int found = machine_of(args, nargs, 7, "health_probe takes 7 arguments", &address);
+  if (found <= 0) {
+    if (found < 0) return NULL;
     Py_RETURN_NONE; /* a closed machine: the Python path raises */
   }
+  PyObject *online = args[1], *version = args[2], *active_jails = args[3];
   if ((online != Py_True && online != Py_False) || !PyLong_CheckExact(active_jails)) Py_RETURN_NONE;
   const char *version_text = NULL;
   if (version != Py_None) {
